@@ -1,0 +1,36 @@
+# Two commands for a fresh machine: `make run` (install + app) and `make test` (install + tests).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: pip takes the local CPU build; an unpinned torch pulls CUDA.
+	$(BIN)/pip install -q torch==2.13.0
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/handbook app
+
+test: install-test
+	$(BIN)/ruff format --check ingest assistant ui evals tests
+	$(BIN)/ruff check ingest assistant ui evals tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff format ingest assistant ui evals tests
+	$(BIN)/ruff check --fix ingest assistant ui evals tests

@@ -1,0 +1,1 @@
+"""Ingest: load, clean, segment, chunk, embed and store handbook documents."""

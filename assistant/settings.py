@@ -16,20 +16,28 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HANDBOOK_", env_file=None, extra="ignore")
 
     data_dir: Path = Field(default=Path("data"), description="Index, feedback and evaluation runs live here.")
-    corpus_dir: Path = Field(default=REPO_ROOT / "corpus", description="The bundled handbook and journey model.")
+    corpus_dir: Path = Field(
+        default=REPO_ROOT / "corpus", description="The bundled handbook and journey model."
+    )
     documents_dir: Path | None = Field(
-        default=None, description="Your own PDFs/text files, ingested with the corpus (default: DATA_DIR/documents)."
+        default=None,
+        description="Your own PDFs/text files, ingested with the corpus (default: DATA_DIR/documents).",
     )
     embedding_model_path: str | None = Field(
-        default=None, description="Local sentence-transformers folder (default: the bundled all-MiniLM-L6-v2)."
+        default=None,
+        description="Local sentence-transformers folder (default: the bundled all-MiniLM-L6-v2).",
     )
     embedding_model: str = Field(default="all-MiniLM-L6-v2", description="Name recorded on the index.")
-    chroma_path: Path | None = Field(default=None, description="Local Chroma folder (default: DATA_DIR/chroma).")
+    chroma_path: Path | None = Field(
+        default=None, description="Local Chroma folder (default: DATA_DIR/chroma)."
+    )
     chroma_host: str | None = Field(default=None, description="Chroma server host; set to use `chroma run`.")
     chroma_port: int = Field(default=8000, description="Chroma server port.")
     collection: str = Field(default="handbook", description="Chroma collection name.")
     chunk_size: int = Field(default=800, ge=200, le=4000, description="Largest chunk, in characters.")
-    chunk_overlap: int = Field(default=150, ge=0, le=1000, description="Sentences carried over, in characters.")
+    chunk_overlap: int = Field(
+        default=150, ge=0, le=1000, description="Sentences carried over, in characters."
+    )
 
     # Retrieval
     top_k: int = Field(default=10, ge=1, le=50, description="Chunks returned per question.")
@@ -37,17 +45,31 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     weight_dense: float = Field(default=1.0, ge=0, description="Fusion weight of the dense (Chroma) ranking.")
     weight_bm25: float = Field(default=1.0, ge=0, description="Fusion weight of the BM25 ranking.")
-    route_boost: float = Field(default=0.5, ge=0, description="Extra weight for chunks of a named step or case.")
-    current_step_boost: float = Field(default=0.1, ge=0, description="Prior for chunks of the user's current step.")
+    route_boost: float = Field(
+        default=0.5, ge=0, description="Extra weight for chunks of a named step or case."
+    )
+    current_step_boost: float = Field(
+        default=0.1, ge=0, description="Prior for chunks of the user's current step."
+    )
 
     # Answers
-    llm: str = Field(default="none", description="none | ollama:<model> | openai:<model> | llamacpp:<gguf> | hf:<path>")
-    llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible or Ollama server.")
-    llm_api_key: str | None = Field(default=None, description="API key for the LLM server (environment only).")
+    llm: str = Field(
+        default="none", description="none | ollama:<model> | openai:<model> | llamacpp:<gguf> | hf:<path>"
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible or Ollama server."
+    )
+    llm_api_key: str | None = Field(
+        default=None, description="API key for the LLM server (environment only)."
+    )
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before an LLM call falls back.")
     answer_sentences: int = Field(default=4, ge=1, le=12, description="Sentences in an extractive answer.")
-    support_threshold: float = Field(default=0.5, ge=0, le=1, description="Token overlap a cited sentence needs.")
-    refusal_threshold: float = Field(default=0.30, description="Below this evidence score the assistant refuses.")
+    support_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Token overlap a cited sentence needs."
+    )
+    refusal_threshold: float = Field(
+        default=0.30, description="Below this evidence score the assistant refuses."
+    )
 
     @property
     def chroma_dir(self) -> Path:

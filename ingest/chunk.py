@@ -42,10 +42,7 @@ def sentence_spans(text: str, max_len: int) -> list[Span]:
         if not body.strip():
             continue
         pieces = _segmenter().segment(body) if len(body) > 80 else None
-        if pieces:
-            local = [(offset + p.start, offset + p.end) for p in pieces]
-        else:
-            local = [(offset, block.end())]
+        local = [(offset + p.start, offset + p.end) for p in pieces] if pieces else [(offset, block.end())]
         for start, end in local:
             spans.extend(_cut_long(text, start, end, max_len))
     return [(s, e) for s, e in (_trim(text, s, e) for s, e in spans) if e > s]

@@ -29,7 +29,9 @@ _LEADING_BULLET = re.compile(rf"^\s*[{re.escape(_BULLET_GLYPHS)}]\s*")
 # layout glued it to the text: directly to a word ("19OVERVIEW", " 39means"), before a capital
 # ("34 Case 7a", "12 BEYOND"), or after the leading space that marks a page break (" 60 tween").
 # "4) is the", "30.000, and", "3D printing" and "13 milieus were" keep their numbers.
-_GLUED_PAGE = re.compile(r"^(?:\s*(\d{1,3})(?:\1)?(?=[A-Za-z“\"]{3})|\s*(\d{1,3})(?:\2)?\s+(?=[A-Z“\"])|\s+(\d{1,3})(?:\3)?\s+(?=[a-z]))")
+_GLUED_PAGE = re.compile(
+    r"^(?:\s*(\d{1,3})(?:\1)?(?=[A-Za-z“\"]{3})|\s*(\d{1,3})(?:\2)?\s+(?=[A-Z“\"])|\s+(\d{1,3})(?:\3)?\s+(?=[a-z]))"
+)
 _ONLY_PAGE = re.compile(r"^\s*\d{1,3}\s*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
@@ -82,9 +84,7 @@ class Vocabulary:
         """True when ``left-`` + ``right`` is a real hyphenated word rather than a broken one."""
         compound = f"{left}-{right}".lower()
         joined = f"{left}{right}".lower()
-        if compound in self.compounds and joined not in self.words:
-            return True
-        return False
+        return bool(compound in self.compounds and joined not in self.words)
 
 
 EMPTY_VOCABULARY = Vocabulary(frozenset(), frozenset())
@@ -128,7 +128,9 @@ def reflow(lines: Sequence[Line], vocabulary: Vocabulary = EMPTY_VOCABULARY) -> 
                     emit(text, idx)
             elif starts_item:
                 emit("\n" + text, idx)
-            elif pending_blank and (_SENTENCE_END.search(prev) or (text[:1].isupper() and len(prev) < _WRAPPED)):
+            elif pending_blank and (
+                _SENTENCE_END.search(prev) or (text[:1].isupper() and len(prev) < _WRAPPED)
+            ):
                 # A blank line ends a paragraph, unless it falls inside a sentence that wrapped at
                 # full line width (extraction inserts such blanks at column and page breaks).
                 emit("\n\n" + text, idx)

@@ -27,7 +27,9 @@ class EmbeddingModelError(RuntimeError):
 class Embedder(Embeddings):
     """A sentence-transformers model loaded from a local folder; never touches the network."""
 
-    def __init__(self, model_path: str | None = None, name: str = DEFAULT_MODEL_NAME, batch_size: int = 64) -> None:
+    def __init__(
+        self, model_path: str | None = None, name: str = DEFAULT_MODEL_NAME, batch_size: int = 64
+    ) -> None:
         self.model_path = model_path or bundled_model_path()
         self.name = name
         self.batch_size = batch_size
@@ -37,7 +39,7 @@ class Embedder(Embeddings):
     @property
     def dimension(self) -> int:
         """Length of the vectors this model produces."""
-        return int(self._model.get_sentence_embedding_dimension() or 0)
+        return int(self._model.get_embedding_dimension() or 0)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Unit-length vectors for many texts."""

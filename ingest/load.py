@@ -48,7 +48,9 @@ def discover(paths: Iterable[Path | str]) -> tuple[list[Path], list[LoadError]]:
                 ):
                     found.append(child)
         elif path.suffix.lower() not in SUPPORTED:
-            errors.append(LoadError(path, f"unsupported file type {path.suffix or '(none)'}: use .pdf, .txt or .md"))
+            errors.append(
+                LoadError(path, f"unsupported file type {path.suffix or '(none)'}: use .pdf, .txt or .md")
+            )
         else:
             found.append(path)
     unique = list(dict.fromkeys(p.resolve() for p in found))
@@ -108,7 +110,9 @@ def _pdf_lines(path: Path) -> list[Line]:
             except Exception as exc:  # pypdf raises several types for unsupported encryption
                 raise LoadError(path, "encrypted PDF: save an unencrypted copy and ingest that") from exc
             if not opened:
-                raise LoadError(path, "encrypted PDF (password protected): save an unencrypted copy and ingest that")
+                raise LoadError(
+                    path, "encrypted PDF (password protected): save an unencrypted copy and ingest that"
+                )
         lines: list[Line] = []
         pages = reader.pages
         if len(pages) == 0:
@@ -119,9 +123,13 @@ def _pdf_lines(path: Path) -> list[Line]:
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as exc:
-        raise LoadError(path, f"not a readable PDF ({type(exc).__name__}): re-export or re-download it") from exc
+        raise LoadError(
+            path, f"not a readable PDF ({type(exc).__name__}): re-export or re-download it"
+        ) from exc
     except Exception as exc:  # a damaged PDF can trip any part of the parser
-        raise LoadError(path, f"not a readable PDF ({type(exc).__name__}): re-export or re-download it") from exc
+        raise LoadError(
+            path, f"not a readable PDF ({type(exc).__name__}): re-export or re-download it"
+        ) from exc
     if not any(line.text.strip() for line in lines):
         raise LoadError(path, "no extractable text (an image-only or blank PDF): run OCR on it first")
     return lines

@@ -103,7 +103,9 @@ def run_ingest(
             summary.errors.append(str(exc))
             continue
         if item.doc_id in prepared:
-            summary.errors.append(f"{path}: same file name as {prepared[item.doc_id].source}: rename one of them")
+            summary.errors.append(
+                f"{path}: same file name as {prepared[item.doc_id].source}: rename one of them"
+            )
             continue
         prepared[item.doc_id] = item
 
@@ -137,7 +139,9 @@ def run_ingest(
         batch = todo[start : start + 64]
         if progress:
             progress("embedding", start + len(batch), len(todo))
-        for chunk, vector in zip(batch, embedder.embed_documents([contextual_text(c) for c in batch]), strict=True):
+        for chunk, vector in zip(
+            batch, embedder.embed_documents([contextual_text(c) for c in batch]), strict=True
+        ):
             vectors[chunk.chunk_id] = vector
     rows = [
         StoredChunk(c, vectors[c.chunk_id] if c.chunk_id in vectors else old_by_id[c.chunk_id].embedding)

@@ -139,7 +139,14 @@ class Chunk:
         if not self.chunk_id:
             key = "|".join(
                 str(v)
-                for v in (self.part, self.section, self.case_id, self.audience, self.ordinal, self.content_hash)
+                for v in (
+                    self.part,
+                    self.section,
+                    self.case_id,
+                    self.audience,
+                    self.ordinal,
+                    self.content_hash,
+                )
             )
             self.chunk_id = f"{self.doc_id}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 

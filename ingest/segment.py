@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.clean import BULLET, Vocabulary, clean_lines, reflow
+from ingest.clean import BULLET, EMPTY_VOCABULARY, Vocabulary, clean_lines, reflow
 from ingest.records import Audience, Case, Checklist, ChecklistItem, Document, Line, Section
 
 #: Step titles as the handbook's journey diagram names them (``corpus/journey.yaml`` agrees).
@@ -99,7 +99,11 @@ _DIAGRAM_LABELS = frozenset(
 _DROPPED_LABELS = frozenset({"UTILISE FUNDING", "The tube map", "Addressing the outstanding issues"})
 _TAIL_MARKERS: tuple[tuple[str, str, str], ...] = (
     (r"^OUTWARD FACING$", "tube-map", "The Tube Map"),
-    (r"^In the introduction to this Handbook a number of issues", "conclusions", "Addressing the outstanding issues"),
+    (
+        r"^In the introduction to this Handbook a number of issues",
+        "conclusions",
+        "Addressing the outstanding issues",
+    ),
     (r"^Conclusions and recommendations$", "conclusions", "Conclusions and recommendations"),
     (r"^Linkology$", "linkology", "Linkology"),
     (r"^Glossary of key terms$", "glossary", "Glossary of key terms"),
@@ -122,7 +126,7 @@ def segment(document: Document) -> Segmentation:
     """Segment a loaded document: the handbook's structure when it is the handbook, else headings."""
     lines = clean_lines(document.lines)
     if is_handbook(lines):
-        return _segment_handbook(document.doc_id, lines)
+        return _segment_handbook(document.doc_id, lines, Vocabulary.from_lines(ln.text for ln in lines))
     return _segment_generic(document.doc_id, lines)
 
 
@@ -140,7 +144,7 @@ def _find(lines: Sequence[Line], pattern: str, start: int = 0) -> int | None:
     return None
 
 
-def _segment_handbook(doc_id: str, lines: list[Line]) -> Segmentation:
+def _segment_handbook(doc_id: str, lines: list[Line], vocabulary: Vocabulary) -> Segmentation:
     seg = Segmentation(doc_id=doc_id, is_handbook=True, step_titles=dict(STEP_TITLES))
     overviews = [i for i, ln in enumerate(lines) if ln.text.strip() == "OVERVIEW"]
     tail_start = len(lines)
@@ -157,7 +161,7 @@ def _segment_handbook(doc_id: str, lines: list[Line]) -> Segmentation:
     seg.sections.extend(_front_matter(doc_id, lines[: overviews[0]]))
     for k, start in enumerate(overviews[:11], start=1):
         end = overviews[k] if k < len(overviews[:11]) else tail_start
-        _step_unit(seg, doc_id, k, lines[start:end])
+        _step_unit(seg, doc_id, k, lines[start:end], vocabulary)
     for n, (start, part, name) in enumerate(tails):
         end = tails[n + 1][0] if n + 1 < len(tails) else len(lines)
         seg.sections.extend(_tail_sections(doc_id, part, name, lines[start:end]))
@@ -181,7 +185,7 @@ def _front_matter(doc_id: str, lines: list[Line]) -> list[Section]:
     return sections
 
 
-def _step_unit(seg: Segmentation, doc_id: str, k: int, lines: list[Line]) -> None:
+def _step_unit(seg: Segmentation, doc_id: str, k: int, lines: list[Line], vocabulary: Vocabulary) -> None:
     """One step (k = 1..10) or Utilise Funding (k = 11): its sections, cases and checklist."""
     step: int | None = k if k <= 10 else None
     part = f"step-{k}" if step else "funding"
@@ -217,11 +221,11 @@ def _step_unit(seg: Segmentation, doc_id: str, k: int, lines: list[Line]) -> Non
             if any(ln.text for ln in intro):
                 seg.sections.append(Section(doc_id, part, name, path, intro, **common))  # type: ignore[arg-type]
             for case_lines in cases:
-                case = _parse_case(case_lines, part, step)
+                case = _parse_case(case_lines, part, step, vocabulary)
                 seg.cases.append(case)
                 seg.sections.extend(_case_sections(doc_id, part, path, case, case_lines, common))
         elif name == "step-completion":
-            checklist, sections = _parse_checklist(doc_id, part, step, path, body, common)
+            checklist, sections = _parse_checklist(doc_id, part, step, path, body, common, vocabulary)
             seg.checklists.append(checklist)
             seg.sections.extend(sections)
         else:
@@ -235,7 +239,9 @@ def _drop_diagram(lines: list[Line]) -> list[Line]:
     while i < len(lines):
         if lines[i].text.strip().lower() in _DIAGRAM_LABELS:
             j, labels = i, 0
-            while j < len(lines) and (not lines[j].text.strip() or lines[j].text.strip().lower() in _DIAGRAM_LABELS):
+            while j < len(lines) and (
+                not lines[j].text.strip() or lines[j].text.strip().lower() in _DIAGRAM_LABELS
+            ):
                 labels += bool(lines[j].text.strip())
                 j += 1
             if labels >= 4:
@@ -249,7 +255,9 @@ def _drop_diagram(lines: list[Line]) -> list[Line]:
 
 def _split_cases(lines: list[Line]) -> tuple[list[Line], list[list[Line]]]:
     starts = [
-        i for i, ln in enumerate(lines) if _CASE_START.match(ln.text.strip()) or _MENTORING_START.match(ln.text.strip())
+        i
+        for i, ln in enumerate(lines)
+        if _CASE_START.match(ln.text.strip()) or _MENTORING_START.match(ln.text.strip())
     ]
     if not starts:
         return lines, []
@@ -266,27 +274,27 @@ def _field_starts(lines: list[Line]) -> list[tuple[int, str]]:
     return found
 
 
-def _text(lines: Sequence[Line]) -> str:
-    return reflow(lines)[0].strip()
+def _text(lines: Sequence[Line], vocabulary: Vocabulary = EMPTY_VOCABULARY) -> str:
+    return reflow(lines, vocabulary)[0].strip()
 
 
-def _parse_case(lines: list[Line], part: str, step: int | None) -> Case:
+def _parse_case(lines: list[Line], part: str, step: int | None, vocabulary: Vocabulary) -> Case:
     first = lines[0].text.strip()
     m = _CASE_START.match(first)
     case_id = m.group(1) if m else "mentoring"
     fields = _field_starts(lines)
     title_end = fields[0][0] if fields else 1
-    title = _text(lines[:title_end])
+    title = _text(lines[:title_end], vocabulary)
     if m:
         title = re.sub(r"^Case \d{1,2}[ab]?:\s*", "", title)
     values: dict[str, str] = {}
     for n, (idx, name) in enumerate(fields):
         end = fields[n + 1][0] if n + 1 < len(fields) else len(lines)
-        values[name] = _text(lines[idx + 1 : end]) if name != "contact" else _text(lines[idx:end])
+        values[name] = _text(lines[idx + 1 if name != "contact" else idx : end], vocabulary)
     lessons_text = values.get("key-lessons", "")
-    lessons = tuple(
-        s.strip() for s in re.split(rf"\n?{BULLET} ", lessons_text) if s.strip()
-    ) or ((lessons_text,) if lessons_text else ())
+    lessons = tuple(s.strip() for s in re.split(rf"\n?{BULLET} ", lessons_text) if s.strip()) or (
+        (lessons_text,) if lessons_text else ()
+    )
     return Case(
         case_id=case_id,
         title=title,
@@ -329,7 +337,13 @@ def _case_sections(
 
 
 def _parse_checklist(
-    doc_id: str, part: str, step: int | None, path: tuple[str, ...], lines: list[Line], common: dict
+    doc_id: str,
+    part: str,
+    step: int | None,
+    path: tuple[str, ...],
+    lines: list[Line],
+    common: dict,
+    vocabulary: Vocabulary,
 ) -> tuple[Checklist, list[Section]]:
     """Cut a step-completion section per audience and read its items and its words on what next."""
     body = lines
@@ -351,7 +365,7 @@ def _parse_checklist(
         chunk = body[start:end]
         if not any(ln.text for ln in chunk):
             continue
-        text = _text(chunk)
+        text = _text(chunk, vocabulary)
         if kind == "intro":
             intro = text
         elif kind == "next":
@@ -429,7 +443,9 @@ def _slug(name: str) -> str:
 
 def _title_case(raw: str) -> str:
     small = {"the", "and", "of"}
-    words = [w.capitalize() if w.lower() not in small or i == 0 else w.lower() for i, w in enumerate(raw.split())]
+    words = [
+        w.capitalize() if w.lower() not in small or i == 0 else w.lower() for i, w in enumerate(raw.split())
+    ]
     return " ".join(words)
 
 

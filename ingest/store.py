@@ -47,7 +47,11 @@ class ChunkStore:
 
     @classmethod
     def open(
-        cls, path: Path | None = None, host: str | None = None, port: int | None = None, name: str = "handbook"
+        cls,
+        path: Path | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        name: str = "handbook",
     ) -> ChunkStore:
         """A local persistent store at ``path``, or a Chroma server when ``host`` is given."""
         settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
@@ -83,7 +87,9 @@ class ChunkStore:
         try:
             return self.client.get_collection(name, embedding_function=None)
         except Exception as exc:
-            raise StoreError(f"the index at {self.location} is damaged ({exc}): run `handbook ingest --rebuild`") from exc
+            raise StoreError(
+                f"the index at {self.location} is damaged ({exc}): run `handbook ingest --rebuild`"
+            ) from exc
 
     def embedding_model(self) -> str | None:
         """The embedding model the active collection was built with."""
@@ -117,7 +123,9 @@ class ChunkStore:
             embeddings = got.get("embeddings")
             for i, chunk_id in enumerate(got["ids"]):
                 chunk = Chunk.from_metadata(chunk_id, got["documents"][i], got["metadatas"][i] or {})
-                vector = [float(x) for x in embeddings[i]] if with_embeddings and embeddings is not None else []
+                vector = (
+                    [float(x) for x in embeddings[i]] if with_embeddings and embeddings is not None else []
+                )
                 out.append(StoredChunk(chunk, vector))
         return out
 
@@ -152,7 +160,11 @@ class ChunkStore:
         return json.loads(raw) if raw else {}
 
     def publish(
-        self, rows: Sequence[StoredChunk], model_name: str, dimension: int, structure: dict[str, Any] | None = None
+        self,
+        rows: Sequence[StoredChunk],
+        model_name: str,
+        dimension: int,
+        structure: dict[str, Any] | None = None,
     ) -> str:
         """Write ``rows`` as a new collection, then make it the active one; returns its name."""
         self.cleanup_leftovers()

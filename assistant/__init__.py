@@ -1,0 +1,1 @@
+"""The assistant: retrieval, grounded answers, next-step proposals, conversations."""

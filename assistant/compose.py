@@ -1,0 +1,127 @@
+"""Grounded extractive answers: pick the sentences that answer best, cite each one.
+
+For a question and its ranked chunks:
+
+1. Split the top chunks into sentences (the same splitter the chunker uses).
+2. Score each sentence by the IDF-weighted share of the question's terms it contains, plus a
+   prior for the rank of its chunk; very short fragments and bare headings score nothing.
+3. Take the best sentences, skipping near-duplicates (rapidfuzz), up to the answer length.
+4. Order them readably: by chunk in rank order, then by position in the chunk.
+5. Number the chunks they come from as citations [n]; each citation quotes the exact sentences.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from assistant.retrieve import Scored
+from assistant.text import terms
+from ingest.chunk import sentence_spans
+from ingest.records import Chunk
+
+MIN_SENTENCE = 25
+
+
+@dataclass
+class Passage:
+    """A quoted passage of a chunk used in an answer."""
+
+    chunk: Chunk
+    text: str
+    rank: int
+    position: int
+    score: float = 0.0
+
+
+class Sources:
+    """Numbers the chunks an answer cites, in order of first use, and keeps what each quotes."""
+
+    def __init__(self) -> None:
+        self.order: list[Chunk] = []
+        self.quotes: dict[str, list[str]] = {}
+
+    def cite(self, chunk: Chunk, quote: str) -> int:
+        """The citation number of ``chunk``, adding ``quote`` to what it quotes."""
+        if chunk.chunk_id not in self.quotes:
+            self.order.append(chunk)
+            self.quotes[chunk.chunk_id] = []
+        if quote and quote not in self.quotes[chunk.chunk_id]:
+            self.quotes[chunk.chunk_id].append(quote)
+        return next(i for i, c in enumerate(self.order, start=1) if c.chunk_id == chunk.chunk_id)
+
+    def texts(self) -> dict[int, str]:
+        """Citation number → full chunk text, for verification."""
+        return {i: c.text for i, c in enumerate(self.order, start=1)}
+
+
+def sentences_of(chunk: Chunk) -> list[tuple[int, str]]:
+    """(position, sentence) pairs of a chunk's text."""
+    return list(_sentences(chunk.text))
+
+
+@lru_cache(maxsize=8192)
+def _sentences(text: str) -> tuple[tuple[int, str], ...]:
+    # Sentence splitting is the slow part of answering; each chunk is split once per process.
+    return tuple((s, text[s:e]) for s, e in sentence_spans(text, 10_000))
+
+
+def select_passages(
+    question: str, ranked: Sequence[Scored], idf: Mapping[str, float], limit: int, max_chunks: int = 5
+) -> list[Passage]:
+    """The sentences of the top chunks that best answer ``question``, in reading order."""
+    q_terms = set(terms(question))
+    q_weight = sum(idf.get(t, 1.0) for t in q_terms) or 1.0
+    candidates: list[Passage] = []
+    for rank, scored in enumerate(ranked[:max_chunks]):
+        prior = 0.35 / (1 + rank)
+        sentences = sentences_of(scored.chunk)
+        for i, (position, sentence) in enumerate(sentences):
+            stripped = sentence.strip()
+            if stripped.endswith(":"):
+                # A lead-in ("Two on-line tools are highly relevant …:") is only useful with what follows.
+                for _, following in sentences[i + 1 : i + 4]:
+                    if len(stripped) + len(following) > 400:
+                        break
+                    stripped = f"{stripped}\n{following.strip()}"
+            if len(stripped) < MIN_SENTENCE or stripped.isupper():
+                continue
+            s_terms = set(terms(stripped))
+            coverage = sum(idf.get(t, 1.0) for t in q_terms & s_terms) / q_weight
+            # Long sentences cover more by chance; a mild length penalty keeps answers crisp.
+            length_penalty = 0.05 * math.log1p(max(0, len(stripped) - 250) / 100)
+            candidates.append(Passage(scored.chunk, stripped, rank, position, coverage + prior - length_penalty))
+    candidates.sort(key=lambda p: -p.score)
+    chosen: list[Passage] = []
+    for passage in candidates:
+        if len(chosen) >= limit:
+            break
+        if any(fuzz.ratio(passage.text, c.text) > 85 or passage.text in c.text for c in chosen):
+            continue
+        chosen.append(passage)
+    first_rank: dict[str, int] = {}
+    for p in chosen:
+        first_rank.setdefault(p.chunk.chunk_id, p.rank)
+    return sorted(chosen, key=lambda p: (first_rank[p.chunk.chunk_id], p.position))
+
+
+def render(passages: Sequence[Passage], sources: Sources) -> str:
+    """Answer text: each passage followed by its citation mark; bullets stay list items."""
+    lines: list[str] = []
+    for p in passages:
+        n = sources.cite(p.chunk, p.text)
+        text = p.text.lstrip("•- ").strip() if p.text.startswith(("•", "- ")) else p.text
+        bullet = "- " if p.text.startswith(("•", "- ")) else ""
+        lines.append(f"{bullet}{text} [{n}]")
+    return "\n".join(lines)
+
+
+def label(chunk: Chunk) -> str:
+    """Where a chunk sits, for people: "Step 6 – Identify Partners › Practical examples › Case 5"."""
+    if chunk.heading_path:
+        return " › ".join(chunk.heading_path)
+    return chunk.part

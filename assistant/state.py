@@ -1,0 +1,98 @@
+"""Conversation state carried between turns, and the answer the assistant returns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Role = Literal["cluster_organisation", "policy_maker"]
+
+
+class Turn(BaseModel):
+    """One message of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class ConversationState(BaseModel):
+    """What the assistant knows about the conversation; ``ask`` returns the updated copy in the answer."""
+
+    history: list[Turn] = Field(default_factory=list)
+    role: Role | None = None
+    current_step: int | None = Field(default=None, ge=1, le=10)
+    checklist_answers: dict[int, list[bool]] = Field(default_factory=dict)
+    scope_case: str | None = None  # set by "Ask about this case": questions default to that case
+    last_question: str | None = None
+    last_steps: list[int] = Field(default_factory=list)
+    last_case: str | None = None
+    last_intent: str | None = None
+
+
+class Citation(BaseModel):
+    """A numbered source of the answer: the chunk and the exact passage quoted from it."""
+
+    n: int
+    chunk_id: str
+    quote: str
+    part: str
+    step: int | None = None
+    section: str | None = None
+    case: str | None = None
+    case_title: str | None = None
+    heading: str = ""
+    page: int | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+    text: str = ""  # the whole chunk, for "expand to the full chunk"
+
+
+class RetrievedChunk(BaseModel):
+    """A retrieved chunk with its fused score, in rank order."""
+
+    chunk_id: str
+    part: str
+    step: int | None = None
+    section: str | None = None
+    case: str | None = None
+    audience: str | None = None
+    heading: str = ""
+    page: int | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+    score: float
+    dense: float | None = None
+    text: str
+
+
+class NextStep(BaseModel):
+    """A next-step proposal: where to go, why, and the handbook sentence it rests on."""
+
+    step: int
+    title: str
+    reason: str
+    quote: str
+    kind: str
+    from_step: int | None = None
+    checklist: list[str] = Field(default_factory=list)
+    transition_id: str | None = None
+
+
+class Answer(BaseModel):
+    """What ``Assistant.ask`` returns; ``handbook ask --json`` prints exactly this."""
+
+    question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    retrieved: list[RetrievedChunk] = Field(default_factory=list)
+    refused: bool = False
+    next_step: NextStep | None = None
+    clarification: str | None = None
+    intent: str = "general"
+    notice: str | None = None
+    backend: str = "none"
+    rewritten_question: str | None = None
+    flagged_sentences: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    state: ConversationState = Field(default_factory=ConversationState)

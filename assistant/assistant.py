@@ -11,7 +11,7 @@ from assistant import nextstep
 from assistant.compose import Sources, label, render, select_passages, sentences_of
 from assistant.followup import rewrite
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
-from assistant.route import CaseInfo, Reading, case_index, read_question
+from assistant.route import CaseInfo, Reading, case_index, read_question, wants_next_step
 from assistant.settings import Settings
 from assistant.state import Answer, Citation, ConversationState, NextStep, RetrievedChunk, Turn
 from assistant.text import terms, words
@@ -66,8 +66,11 @@ class Assistant:
                     self.checklists.setdefault(checklist.step, checklist)
                 elif checklist.part == "funding":
                     self.funding_checklist = checklist
-        self.case_info: list[CaseInfo] = case_index([(c.case_id, c.title) for c in self.cases.values()])
         self.idf = _idf(index.chunks)
+        # Title words found in many chunks ("support", "innovation") cannot identify a case.
+        df = _document_frequency(index.chunks, words)
+        common = frozenset(w for w, n in df.items() if n > 8)
+        self.case_info: list[CaseInfo] = case_index([(c.case_id, c.title) for c in self.cases.values()], common)
 
     @classmethod
     def from_settings(
@@ -133,15 +136,13 @@ class Assistant:
         raw = raw[:MAX_QUESTION]
         follow = rewrite(raw, state)
         role = follow.role or state.role
-        next_q = nextstep.is_next_step_question(follow.question, self.journey) or (
-            nextstep.detect_condition(self.journey, follow.question) is not None
-        )
+        next_q = wants_next_step(follow.question, self.journey)
         reading = read_question(follow.question, self.journey, self.case_info, next_q)
         route = reading.route
         if follow.case and not route.cases:
-            route = Route(route.steps, (follow.case,), route.funding, route.audience)
+            route = Route(route.steps, (follow.case,), route.funding, route.audience, route.parts)
         if state.scope_case and not route.cases and not route.steps:
-            route = Route(route.steps, (state.scope_case,), route.funding, route.audience)
+            route = Route(route.steps, (state.scope_case,), route.funding, route.audience, route.parts)
         role = route.audience or role
         timings["read_ms"] = _ms(started)
 
@@ -361,7 +362,8 @@ class Assistant:
         return lines
 
     def _proposal(self, outcome: Any, role: str | None, sources: Sources) -> tuple[NextStep, list[str]]:
-        quote_chunk = self._find_chunk(outcome.quote)
+        part = next((t.part for t in self.journey.transitions if t.id == outcome.transition_id), None)
+        quote_chunk = self._find_chunk(outcome.quote, part) or self._find_chunk(outcome.quote)
         lines = [f"Next step: {self.journey.step(outcome.step).label}.", outcome.reason]
         if quote_chunk is not None:
             quote = self._quote_sentence(quote_chunk, outcome.quote)
@@ -471,13 +473,18 @@ class Assistant:
         return state
 
 
+def _document_frequency(chunks: list[Chunk], tokenize: Callable[[str], list[str]]) -> dict[str, int]:
+    df: dict[str, int] = {}
+    for chunk in chunks:
+        for term in set(tokenize(chunk.text)):
+            df[term] = df.get(term, 0) + 1
+    return df
+
+
 def _idf(chunks: list[Chunk]) -> dict[str, float]:
     import math
 
-    df: dict[str, int] = {}
-    for chunk in chunks:
-        for term in set(terms(contextual_text(chunk))):
-            df[term] = df.get(term, 0) + 1
+    df = _document_frequency(chunks, lambda text: terms(text))
     n = max(len(chunks), 1)
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 

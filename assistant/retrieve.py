@@ -91,12 +91,13 @@ class Route:
     cases: tuple[str, ...] = ()
     funding: bool = False
     audience: str | None = None
+    parts: tuple[str, ...] = ()
 
     def filters(self) -> Filters | None:
         """The chunks the route points at, or None when the question names nothing."""
         if self.cases:
             return Filters.of(cases=self.cases)
-        parts = [f"step-{n}" for n in self.steps] + (["funding"] if self.funding else [])
+        parts = [f"step-{n}" for n in self.steps] + (["funding"] if self.funding else []) + list(self.parts)
         return Filters.of(parts=parts) if parts else None
 
 

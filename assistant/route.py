@@ -50,9 +50,27 @@ _WHAT_NEXT = re.compile(
     r"\bwhere next\b|\bgo from here\b|\bnext step\b",
     re.I,
 )
+_MOVE_WORDS = re.compile(
+    r"\b(next|now|after|afterwards|move|moving|proceed|go|going|continue|restart|start again|back|then)\b", re.I
+)
+_PERSONAL = re.compile(r"\b(we|we're|we've|our|us|i|i'm|i've|my)\b", re.I)
 _STEP_TOPIC = re.compile(
     r"^(what|tell me|explain|describe|summari[sz]e|give me)\b.*\b(about|involve|involves|cover|covers|mean|"
     r"overview|summary|purpose|for|is)\b",
+    re.I,
+)
+# Funding is mentioned everywhere; only naming the theme itself routes to its part.
+_FUNDING_PART = re.compile(r"\butilis(e|ing|ation of) funding\b|\bfunding (step|theme|section|chapter|part)\b", re.I)
+# Parts of the handbook other than steps, by the words users name them with.
+_PART_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("glossary", re.compile(r"\b(glossary|define[sd]?|definitions?|meaning of|what is meant by|term for)\b", re.I)),
+    ("linkology", re.compile(r"\b(linkology|links? (section|list)|list of (useful )?links|useful links|websites? listed)\b", re.I)),
+    ("tube-map", re.compile(r"\btube map\b|\b\w+ line\b(?=.*\b(map|show|shows|about)\b)", re.I)),
+    ("conclusions", re.compile(r"\b(conclusions?|outstanding issues)\b", re.I)),
+    ("front-matter", re.compile(r"\b(introduction|executive summary|triple helix|pentagonal helix|tactics results)\b", re.I)),
+)
+_CHECKLIST_DONE = re.compile(
+    r"\bhow (do|can|will|would) (we|i) (know|tell) (that )?(we|i)('ve| have|'re| are| am)? ?(finished|done|completed|ready)",
     re.I,
 )
 _LESSONS = re.compile(r"\blessons?\b|\btake-?aways?\b|\blearn(ed|t)?\b", re.I)
@@ -68,12 +86,16 @@ class CaseInfo:
     keys: frozenset[str]
 
 
-def case_index(cases: Sequence[tuple[str, str]]) -> list[CaseInfo]:
-    """Identify each case by the words of its title that no other case title uses."""
+def case_index(cases: Sequence[tuple[str, str]], common_words: frozenset[str] | None = None) -> list[CaseInfo]:
+    """Identify each case by the words of its title that no other case title uses and that are rare."""
     tokens = {cid: {w for w in words(title) if w not in STOPWORDS and w not in _GENERIC_TITLE_WORDS and len(w) > 2}
               for cid, title in cases}  # fmt: skip
     counts = Counter(w for ws in tokens.values() for w in ws)
-    return [CaseInfo(cid, title, frozenset(w for w in tokens[cid] if counts[w] == 1)) for cid, title in cases]
+    common = common_words or frozenset()
+    return [
+        CaseInfo(cid, title, frozenset(w for w in tokens[cid] if counts[w] == 1 and w not in common))
+        for cid, title in cases
+    ]
 
 
 @dataclass(frozen=True)
@@ -116,10 +138,27 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
     text_words = set(words(text))
     if re.search(r"\bmentoring (programme|proposal|case)\b", text, re.I):
         found.append("mentoring")
-    for case in cases:
-        if case.keys & text_words:
-            found.append(case.case_id)
+    by_keys = sorted(((len(c.keys & text_words), c.case_id) for c in cases if c.keys & text_words), reverse=True)
+    found.extend(cid for _, cid in by_keys)
     return list(dict.fromkeys(c for c in found if c in known))
+
+
+def named_parts(text: str) -> tuple[str, ...]:
+    """Non-step parts a question names ("the glossary", "the Tube Map", "the conclusions")."""
+    return tuple(part for part, pattern in _PART_NAMES if pattern.search(text))
+
+
+def wants_next_step(text: str, journey: Journey) -> bool:
+    """A question about where to go next, or a description of a loop or exit the journey names."""
+    from assistant import nextstep
+
+    if _WHAT_NEXT.search(text):
+        return True
+    if nextstep.is_next_step_question(text, journey) and _MOVE_WORDS.search(text):
+        return True
+    condition = nextstep.detect_condition(journey, text)
+    # "market failure" is a topic; "our project failed" is a situation: the user must speak of themselves.
+    return condition not in (None, "checklist_met") and bool(_PERSONAL.search(text))
 
 
 def audience_of(text: str) -> str | None:
@@ -140,8 +179,16 @@ def read_question(
     query, injected = strip_injection(question)
     steps = tuple(journey.match_steps(query))
     case_ids = tuple(named_cases(query, cases))
-    route = Route(steps=steps, cases=case_ids, funding=journey.mentions_funding(query), audience=audience_of(query))
-    if _CHECKLIST.search(query) and not (next_step_question and _WHAT_NEXT.search(query)):
+    route = Route(
+        steps=steps,
+        cases=case_ids,
+        funding=bool(_FUNDING_PART.search(query)),
+        audience=audience_of(query),
+        parts=named_parts(query),
+    )
+    if (_CHECKLIST.search(query) or _CHECKLIST_DONE.search(query)) and not (
+        next_step_question and _WHAT_NEXT.search(query)
+    ):
         intent = "checklist"
     elif next_step_question:
         intent = "next_step"

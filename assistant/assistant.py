@@ -136,7 +136,7 @@ class Assistant:
         raw = raw[:MAX_QUESTION]
         follow = rewrite(raw, state)
         role = follow.role or state.role
-        next_q = wants_next_step(follow.question, self.journey)
+        next_q = wants_next_step(follow.question, self.journey, at_step=state.current_step is not None)
         reading = read_question(follow.question, self.journey, self.case_info, next_q)
         route = reading.route
         if follow.case and not route.cases:
@@ -158,7 +158,7 @@ class Assistant:
         clarification: str | None = None
         intent = reading.intent
         lines: list[str] = []
-        correction = self._false_premise(reading.query, sources)
+        correction = self._false_premise(reading.query)
         if correction:
             lines.append(correction)
         refused = False
@@ -206,7 +206,7 @@ class Assistant:
         text = "\n".join(x for x in lines if x)
         notice: str | None = None
         backend = "none"
-        if self.chat_model is not None and not refused and intent in ("general", "case") and ranked:
+        if self.chat_model is not None and not refused and intent in ("general", "case", "step") and ranked:
             from assistant.llm import LLMFailure, generate
 
             t = time.perf_counter()
@@ -389,7 +389,7 @@ class Assistant:
         )
         return proposal, lines
 
-    def _false_premise(self, query: str, sources: Sources) -> str | None:
+    def _false_premise(self, query: str) -> str | None:
         """Correct "since Step 1 is Implement Projects …" from the journey model, with a citation."""
         m = _FALSE_PREMISE.search(query)
         if not m:
@@ -400,11 +400,8 @@ class Assistant:
             return None
         actual, other = self.journey.step(named), self.journey.step(claimed[0])
         text = f"Correction: in the handbook, Step {named} is {actual.title} and {other.title} is Step {other.number}."
-        chunk = next((c for c in self.index.chunks if c.step == named and c.section == "overview"), None)
-        if chunk is None:
-            return text
-        first = sentences_of(chunk)[0][1].strip()
-        return f"{text} [{sources.cite(chunk, first)}]"
+        # The correction comes from the journey model, not from a passage: it is framing, not a citation.
+        return text
 
     def _out_of_scope(self, query: str, strength: float) -> bool:
         """Weak evidence: refuse rather than answer from unrelated passages.

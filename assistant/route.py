@@ -29,7 +29,9 @@ _CHECKLIST = re.compile(
     r"\bcheck ?lists?\b|step completion|completion (criteria|questions)|success criteria|"
     r"before (we |i |you )?(can |could )?(move|moving|proceed|go|going) (on|to|onto)|"
     r"ready to (move|proceed|go)|(questions|criteria) (should|must|do) (we|i)|"
-    r"what (do|should|must) (we|i) (need to )?(have )?(done|completed|achieved)",
+    r"what (do|should|must) (we|i) (need to )?(have )?(done|completed|achieved)|"
+    r"\bbefore (leaving|we leave|i leave|moving on|completing|finishing|closing)\b|\bchecks? before\b|"
+    r"\b(what|which) (should|must|do|does) (\w+ ){0,3}(check|tick|answer)\b",
     re.I,
 )
 # Instructions aimed at the assistant. Each alternative ends where the user's real question resumes:
@@ -53,6 +55,7 @@ _WHAT_NEXT = re.compile(
 _MOVE_WORDS = re.compile(
     r"\b(next|now|after|afterwards|move|moving|proceed|go|going|continue|restart|start again|back|then)\b", re.I
 )
+_QUESTION_START = re.compile(r"^\s*(what|which|who|why|how|when|where|does|do|is|are|can|should)\b", re.I)
 _PERSONAL = re.compile(r"\b(we|we're|we've|our|us|i|i'm|i've|my)\b", re.I)
 _STEP_TOPIC = re.compile(
     r"^(what|tell me|explain|describe|summari[sz]e|give me)\b.*\b(about|involve|involves|cover|covers|mean|"
@@ -74,7 +77,10 @@ _CHECKLIST_DONE = re.compile(
     re.I,
 )
 _LESSONS = re.compile(r"\blessons?\b|\btake-?aways?\b|\blearn(ed|t)?\b", re.I)
-_CASE_SUMMARY = re.compile(r"\b(tell me|about|summar|overview|describe|what (is|was)|challenge|lessons?)\b", re.I)
+_CASE_SUMMARY = re.compile(
+    r"\b(tell me|about|summar|overview|describe|what (is|was)|challenge|lessons?|learn|learned|learnt|teach|takeaways?)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -148,8 +154,12 @@ def named_parts(text: str) -> tuple[str, ...]:
     return tuple(part for part, pattern in _PART_NAMES if pattern.search(text))
 
 
-def wants_next_step(text: str, journey: Journey) -> bool:
-    """A question about where to go next, or a description of a loop or exit the journey names."""
+def wants_next_step(text: str, journey: Journey, at_step: bool = False) -> bool:
+    """A question about where to go next, or a description of a loop or exit the journey names.
+
+    ``at_step``: the user's current step is known, so a plain statement ("The collaboration was
+    unsuccessful.") describes their situation too.
+    """
     from assistant import nextstep
 
     if _WHAT_NEXT.search(text):
@@ -158,7 +168,10 @@ def wants_next_step(text: str, journey: Journey) -> bool:
         return True
     condition = nextstep.detect_condition(journey, text)
     # "market failure" is a topic; "our project failed" is a situation: the user must speak of themselves.
-    return condition not in (None, "checklist_met") and bool(_PERSONAL.search(text))
+    if condition in (None, "checklist_met"):
+        return False
+    statement = not text.rstrip().endswith("?") and not _QUESTION_START.match(text)
+    return bool(_PERSONAL.search(text)) or (at_step and statement)
 
 
 def audience_of(text: str) -> str | None:

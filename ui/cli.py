@@ -136,6 +136,90 @@ def _case_order(item: tuple[str, int]) -> tuple[int, str]:
     return (int(digits) if digits else 999, key)
 
 
+def _assistant(settings: Settings):  # type: ignore[no-untyped-def]
+    """Build the assistant or exit with a one-line message saying what to run."""
+    from assistant.assistant import Assistant, IndexMissing
+    from assistant.llm import LLMConfigError
+    from ingest.embed import EmbeddingModelError
+    from ingest.store import StoreError
+
+    _quiet_libraries()
+    try:
+        return Assistant.from_settings(settings)
+    except (IndexMissing, StoreError, EmbeddingModelError, LLMConfigError) as exc:
+        raise fail(str(exc), 2) from None
+
+
+def _state(role: str | None, step: int | None):  # type: ignore[no-untyped-def]
+    from assistant.state import ConversationState
+
+    roles = {"cluster_organisation", "policy_maker"}
+    if role is not None and role not in roles:
+        raise fail(f"unknown role {role!r}: use cluster_organisation or policy_maker", 2)
+    if step is not None and not 1 <= step <= 10:
+        raise fail(f"step {step} is not a step of the journey: use 1 to 10", 2)
+    return ConversationState(role=role, current_step=step)  # type: ignore[arg-type]
+
+
+def print_answer(answer, show_sources: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Print an answer with its citations for people."""
+    from rich.markup import escape
+
+    style = "yellow" if answer.refused else ""
+    console.print(escape(answer.text), style=style, highlight=False)
+    if answer.notice:
+        console.print(f"[dim]{escape(answer.notice)}[/dim]")
+    if answer.next_step:
+        ns = answer.next_step
+        console.print(f"\n[bold]Next step:[/bold] Step {ns.step} – {escape(ns.title)}", highlight=False)
+    if show_sources and answer.citations:
+        console.print("\n[bold]Sources[/bold]")
+        for c in answer.citations:
+            where = f"lines {c.line_start}–{c.line_end}" if c.page is None else f"page {c.page}"
+            console.print(f"[cyan][{c.n}][/cyan] {escape(c.heading)} ({where})", highlight=False)
+            console.print(f"    [dim]“{escape(c.quote[:300])}”[/dim]", highlight=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question about the handbook.")],
+    role: Annotated[str | None, typer.Option(help="cluster_organisation or policy_maker.")] = None,
+    step: Annotated[int | None, typer.Option(help="The journey step you are at (1–10).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON (see README).")] = False,
+) -> None:
+    """Ask one question; the answer cites the handbook."""
+    settings = Settings()
+    state = _state(role, step)
+    answer = _assistant(settings).ask(question, state)
+    if as_json:
+        print(answer.model_dump_json(indent=2, exclude={"state"}))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+def chat(
+    role: Annotated[str | None, typer.Option(help="cluster_organisation or policy_maker.")] = None,
+    step: Annotated[int | None, typer.Option(help="The journey step you are at (1–10).")] = None,
+) -> None:
+    """Talk with the assistant in the terminal (empty line or Ctrl+D to quit)."""
+    settings = Settings()
+    state = _state(role, step)
+    assistant = _assistant(settings)
+    console.print("Ask about the Cluster Internationalisation Handbook. An empty line quits.")
+    while True:
+        try:
+            question = console.input("[bold green]you>[/bold green] ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question.strip():
+            break
+        answer = assistant.ask(question, state)
+        state = answer.state
+        print_answer(answer)
+        console.print()
+
+
 @app.command("app")
 def run_app(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,

@@ -16,7 +16,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -58,14 +57,16 @@ _TYPOGRAPHY = str.maketrans(
     }
 )
 # "interna-\ntionalisation" and "organi-\n\nsation": the extraction sometimes leaves a blank line.
-_LINE_BREAK_HYPHEN = re.compile(r"-[ \t]*\n\s*")
+_LINE_BREAK_HYPHEN = re.compile(r"(?<=\w)-[ \t]*\n\s*")
 # A real compound hyphen at a line end ("User-\nDriven") is indistinguishable from a syllable break,
 # so hyphens inside words are dropped on both sides of the comparison.
 _INTRA_WORD_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
 _AMPERSAND = re.compile(r"\s*&\s*")
 # Users write American spelling; aliases and cues are written once, in the handbook's British spelling.
 _IZE = re.compile(r"(?<=[a-z])iz(?=(?:e|es|ed|ing|ation|ations|er|ers)\b)")
-_NEGATIONS = frozenset({"not", "never", "no", "without", "hardly", "nor", "cannot", "neither"})
+_NEGATIONS = frozenset(
+    {"not", "never", "no", "nothing", "none", "without", "hardly", "nor", "cannot", "neither"}
+)
 
 
 def normalise_quote_text(text: str) -> str:
@@ -87,7 +88,9 @@ def normalise_message(text: str) -> str:
 
 def is_negated(text: str, start: int) -> bool:
     """Whether a match at ``start`` of a normalised message is negated by one of the three words before it."""
-    before = re.findall(r"[\w']+", text[max(0, start - 40) : start])[-3:]
+    # Only the current clause counts: in "no, it failed" or "It is not ok. It failed." nothing is negated.
+    clause = re.split(r"[.!?;:,]", text[max(0, start - 40) : start])[-1]
+    before = re.findall(r"[\w']+", clause)[-3:]
     return any(w in _NEGATIONS or w.endswith("n't") for w in before)
 
 
@@ -178,16 +181,14 @@ def _numbered_mentions(text: str) -> Iterable[Mention]:
         values = [_number_value(first.group())]
         pos = first.end()
         while True:
-            sep = _LIST_SEP.match(text, pos) or _RANGE_SEP.match(text, pos)
+            listed = _LIST_SEP.match(text, pos)
+            sep = listed or _RANGE_SEP.match(text, pos)
             nxt = _NUMBER_AT.match(text, sep.end()) if sep else None
             # "step 3 and one of our partners": after a singular "step" only digits continue a list.
-            if sep is None or nxt is None or not (plural or nxt.group().isdigit()):
+            if nxt is None or not (plural or nxt.group().isdigit()):
                 break
             value = _number_value(nxt.group())
-            if _RANGE_SEP.match(text, pos) and not _LIST_SEP.match(text, pos):
-                values.extend(range(values[-1] + 1, value + 1))
-            else:
-                values.append(value)
+            values.extend([value] if listed else range(values[-1] + 1, value + 1))
             pos = nxt.end()
         consumed = pos
         for v in values:
@@ -228,7 +229,14 @@ def _normalise_aliases(aliases: list[str]) -> list[str]:
     return list(dict.fromkeys(normalise_message(a) for a in aliases))
 
 
+def _check_part(part: str) -> str:
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r} (expected one of {', '.join(PARTS)})")
+    return part
+
+
 Patterns = Annotated[list[str], AfterValidator(_check_patterns)]
+Part = Annotated[str, AfterValidator(_check_part)]
 Aliases = Annotated[list[str], Field(min_length=1), AfterValidator(_normalise_aliases)]
 
 
@@ -266,7 +274,7 @@ class Theme(_Model):
 
     id: str
     title: str
-    part: str
+    part: Part
     quote: str
     aliases: Aliases
 
@@ -281,14 +289,7 @@ class Transition(_Model):
     condition: str
     cues: Annotated[Patterns, Field(min_length=1)]
     quote: str
-    part: str
-
-    @field_validator("part")
-    @classmethod
-    def _known_part(cls, part: str) -> str:
-        if part not in PARTS:
-            raise ValueError(f"unknown part {part!r} (expected one of {', '.join(PARTS)})")
-        return part
+    part: Part
 
 
 class Journey(_Model):
@@ -303,35 +304,9 @@ class Journey(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Journey:
-        numbers = [s.number for s in self.steps]
-        if sorted(numbers) != list(STEP_NUMBERS):
-            raise ValueError(f"steps must be numbered 1..10 exactly once, got {numbers}")
-        phase_ids = [p.id for p in self.phases]
-        _unique("phase id", phase_ids)
-        for s in self.steps:
-            if s.phase not in phase_ids:
-                raise ValueError(f"step {s.number} has unknown phase {s.phase!r}")
-        for p in self.phases:
-            if not any(s.phase == p.id for s in self.steps):
-                raise ValueError(f"phase {p.id!r} has no steps")
-        owners: dict[str, str] = {}
-        for owner, aliases in [
-            *((f"step {s.number}", s.aliases) for s in self.steps),
-            ("theme", self.theme.aliases),
-        ]:
-            for a in aliases:
-                if a in owners:
-                    raise ValueError(f"alias {a!r} belongs to both {owners[a]} and {owner}")
-                owners[a] = owner
-        _unique("transition id", [t.id for t in self.transitions])
-        for t in self.transitions:
-            _check_transition(t, self.conditions)
-        _unique("(from, condition) pair", [f"{t.from_}/{t.condition}" for t in self.transitions])
-        for n in STEP_NUMBERS[:-1]:
-            if not any(t.from_ == n and t.kind == "forward" for t in self.transitions):
-                raise ValueError(f"step {n} has no forward transition")
-        if not any(t.from_ == STEP_NUMBERS[-1] and t.condition == JOURNEY_COMPLETE for t in self.transitions):
-            raise ValueError(f"step 10 needs a {JOURNEY_COMPLETE!r} transition")
+        _check_steps_and_phases(self.steps, self.phases)
+        _check_aliases(self.steps, self.theme)
+        _check_transitions(self.transitions, self.conditions)
         return self
 
     def step(self, n: int) -> Step:
@@ -403,6 +378,43 @@ def _unique(what: str, values: list[str]) -> None:
         seen.add(v)
 
 
+def _check_steps_and_phases(steps: list[Step], phases: list[Phase]) -> None:
+    numbers = [s.number for s in steps]
+    if sorted(numbers) != list(STEP_NUMBERS):
+        raise ValueError(f"steps must be numbered 1..10 exactly once, got {numbers}")
+    phase_ids = [p.id for p in phases]
+    _unique("phase id", phase_ids)
+    for s in steps:
+        if s.phase not in phase_ids:
+            raise ValueError(f"step {s.number} has unknown phase {s.phase!r}")
+    for p in phases:
+        if not any(s.phase == p.id for s in steps):
+            raise ValueError(f"phase {p.id!r} has no steps")
+
+
+def _check_aliases(steps: list[Step], theme: Theme) -> None:
+    # An alias shared by two owners would make match_steps ambiguous.
+    owners: dict[str, str] = {}
+    for owner, aliases in [*((f"step {s.number}", s.aliases) for s in steps), ("theme", theme.aliases)]:
+        for a in aliases:
+            if a in owners:
+                raise ValueError(f"alias {a!r} belongs to both {owners[a]} and {owner}")
+            owners[a] = owner
+
+
+def _check_transitions(transitions: list[Transition], conditions: dict[str, str]) -> None:
+    _unique("transition id", [t.id for t in transitions])
+    for t in transitions:
+        _check_transition(t, conditions)
+    # One transition per (step, condition) keeps the next-step choice deterministic.
+    _unique("(from, condition) pair", [f"{t.from_}/{t.condition}" for t in transitions])
+    for n in STEP_NUMBERS[:-1]:
+        if not any(t.from_ == n and t.kind == "forward" for t in transitions):
+            raise ValueError(f"step {n} has no forward transition")
+    if not any(t.from_ == STEP_NUMBERS[-1] and t.condition == JOURNEY_COMPLETE for t in transitions):
+        raise ValueError(f"step 10 needs a {JOURNEY_COMPLETE!r} transition")
+
+
 def _check_transition(t: Transition, conditions: dict[str, str]) -> None:
     for end, n in (("from", t.from_), ("to", t.to)):
         if n not in STEP_NUMBERS:
@@ -411,8 +423,12 @@ def _check_transition(t: Transition, conditions: dict[str, str]) -> None:
         raise ValueError(
             f"transition {t.id!r} has condition {t.condition!r}, which is not under `conditions`"
         )
-    if t.kind == "forward" and (t.to != t.from_ + 1 or t.condition != CHECKLIST_MET):
-        raise ValueError(f"forward transition {t.id!r} must go from N to N+1 under {CHECKLIST_MET!r}")
+    if (t.kind == "forward") != (t.condition == CHECKLIST_MET) or (
+        t.kind == "forward" and t.to != t.from_ + 1
+    ):
+        raise ValueError(
+            f"transition {t.id!r}: forward transitions, and only they, go N to N+1 under {CHECKLIST_MET!r}"
+        )
     if t.kind == "loop" and t.to > t.from_:
         raise ValueError(f"loop transition {t.id!r} must go back (from {t.from_} to {t.to})")
 

@@ -27,7 +27,9 @@ _FALSE_PREMISE = re.compile(
 )
 
 
-_CASE_LABEL = re.compile(r"^\s*(Description of case|The challenge to international cluster cooperation|Key lessons learned)\s*")
+_CASE_LABEL = re.compile(
+    r"^\s*(Description of case|The challenge to international cluster cooperation|Key lessons learned)\s*"
+)
 
 
 # Questions about the present or about years after the handbook (2012, looking ahead to 2014).
@@ -44,7 +46,9 @@ class IndexMissing(RuntimeError):
 class Assistant:
     """Answers questions from the handbook alone, with verified citations and next-step proposals."""
 
-    def __init__(self, settings: Settings, index: HybridIndex, journey: Journey, chat_model: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, index: HybridIndex, journey: Journey, chat_model: Any = None
+    ) -> None:
         self.settings = settings
         self.index = index
         self.journey = journey
@@ -60,7 +64,11 @@ class Assistant:
             for raw in doc.get("checklists", []):
                 items = tuple(ChecklistItem(**i) for i in raw.get("items", []))
                 checklist = Checklist(
-                    raw["part"], raw.get("step"), raw.get("intro", ""), items, tuple(raw.get("next_words", ()))
+                    raw["part"],
+                    raw.get("step"),
+                    raw.get("intro", ""),
+                    items,
+                    tuple(raw.get("next_words", ())),
                 )
                 if checklist.step is not None:
                     self.checklists.setdefault(checklist.step, checklist)
@@ -70,13 +78,18 @@ class Assistant:
         # Title words found in many chunks ("support", "innovation") cannot identify a case.
         df = _document_frequency(index.chunks, words)
         common = frozenset(w for w, n in df.items() if n > 8)
-        self.case_info: list[CaseInfo] = case_index([(c.case_id, c.title) for c in self.cases.values()], common)
+        self.case_info: list[CaseInfo] = case_index(
+            [(c.case_id, c.title) for c in self.cases.values()], common
+        )
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, chat_model: Any = None, build_if_missing: bool = False,
+        cls,
+        settings: Settings | None = None,
+        chat_model: Any = None,
+        build_if_missing: bool = False,
         progress: Callable[[str, int, int], None] | None = None,
-    ) -> Assistant:  # fmt: skip
+    ) -> Assistant:
         """Build the assistant (and, if asked, the index) from settings."""
         from assistant.llm import chat_model_from_settings
 
@@ -89,16 +102,24 @@ class Assistant:
             from ingest.pipeline import run_ingest
 
             summary = run_ingest(
-                settings.default_sources(), store, embedder, settings.chunk_size, settings.chunk_overlap,
+                settings.default_sources(),
+                store,
+                embedder,
+                settings.chunk_size,
+                settings.chunk_overlap,
                 progress=progress,
-            )  # fmt: skip
+            )
             if store.count() == 0:
                 raise IndexMissing("the index could not be built: " + "; ".join(summary.errors))
         store.check_model(embedder.name)
         weights = Weights(
-            dense=settings.weight_dense, bm25=settings.weight_bm25, route=settings.route_boost,
-            prior=settings.current_step_boost, rrf_k=settings.rrf_k, candidates=settings.candidates,
-        )  # fmt: skip
+            dense=settings.weight_dense,
+            bm25=settings.weight_bm25,
+            route=settings.route_boost,
+            prior=settings.current_step_boost,
+            rrf_k=settings.rrf_k,
+            candidates=settings.candidates,
+        )
         journey_path = settings.corpus_dir / "journey.yaml"
         journey = load_journey(journey_path if journey_path.exists() else default_journey_path())
         model = chat_model if chat_model is not None else chat_model_from_settings(settings)
@@ -112,7 +133,9 @@ class Assistant:
         return ranked
 
     # -- answering -------------------------------------------------------------------------
-    def ask(self, question: str, state: ConversationState | None = None, filters: Filters | None = None) -> Answer:
+    def ask(
+        self, question: str, state: ConversationState | None = None, filters: Filters | None = None
+    ) -> Answer:
         """Answer one question in a conversation; the answer carries the updated state."""
         answer: Answer | None = None
         for event in self.stream(question, state, filters):
@@ -215,7 +238,9 @@ class Assistant:
                 for scored in ranked[:5]:
                     llm_sources.cite(scored.chunk, "")
                 produced: list[str] = []
-                for token in generate(self.chat_model, reading.query, llm_sources.order, state, self.settings.llm_timeout):
+                for token in generate(
+                    self.chat_model, reading.query, llm_sources.order, state, self.settings.llm_timeout
+                ):
                     produced.append(token)
                     yield token
                 checked = verify("".join(produced), llm_sources.texts(), self.settings.support_threshold)
@@ -231,11 +256,10 @@ class Assistant:
 
         t = time.perf_counter()
         given = {i: contextual_text(c) for i, c in enumerate(sources.order, start=1)}
-        checked = verify(text, given, self.settings.support_threshold, allow_uncited=backend == "none") if text else None
+        final = verify(text, given, self.settings.support_threshold, allow_uncited=backend == "none")
         timings["verify_ms"] = _ms(t)
-        flagged = checked.removed if checked else []
-        if checked is not None:
-            text = checked.text
+        flagged = final.removed
+        text = final.text
         if not refused and not text.strip() and not clarification:
             refused = True
         if refused:
@@ -246,7 +270,9 @@ class Assistant:
             # The chunks an answer shape was built from were found by metadata: they lead the ranking.
             shaped = [Scored(c, ranked[0].score + 1.0 if ranked else 1.0) for c in sources.order]
             ids = {c.chunk_id for c in sources.order}
-            ranked = (shaped + [r for r in ranked if r.chunk.chunk_id not in ids])[: max(self.settings.top_k, len(shaped))]
+            ranked = (shaped + [r for r in ranked if r.chunk.chunk_id not in ids])[
+                : max(self.settings.top_k, len(shaped))
+            ]
         state = self._next_state(state, reading, follow.question, raw, text, role, route, proposal)
         timings["total_ms"] = _ms(started)
         yield Answer(
@@ -267,8 +293,9 @@ class Assistant:
         )
 
     # -- answer shapes ---------------------------------------------------------------------
-    def _find_chunk(self, passage: str, part: str | None = None, case: str | None = None,
-                    audience: str | None = None) -> Chunk | None:  # fmt: skip
+    def _find_chunk(
+        self, passage: str, part: str | None = None, case: str | None = None, audience: str | None = None
+    ) -> Chunk | None:
         """The chunk that contains a passage (token match), preferring the given part/case/audience."""
         needle = " ".join(words(passage))
         if not needle:
@@ -291,8 +318,12 @@ class Assistant:
                 return sentence.strip()
         return passage
 
-    def _checklist_lines(self, checklist: Checklist, role: str | None, sources: Sources, name: str | None = None) -> list[str]:
-        step_name = name or self.journey.step(checklist.step).label if checklist.step else (name or "Utilise Funding")
+    def _checklist_lines(
+        self, checklist: Checklist, role: str | None, sources: Sources, name: str | None = None
+    ) -> list[str]:
+        step_name = (
+            name or self.journey.step(checklist.step).label if checklist.step else (name or "Utilise Funding")
+        )
         who = ROLE_NAMES.get(role or "", "cluster organisations and policy makers")
         lines = [f"{step_name} – step completion checklist for {who}:"]
         for item in checklist.for_role(role):
@@ -335,7 +366,9 @@ class Assistant:
                     return lines
         return lines
 
-    def _case_lines(self, case_id: str, reading: Reading, ranked: list[Scored], sources: Sources) -> list[str]:
+    def _case_lines(
+        self, case_id: str, reading: Reading, ranked: list[Scored], sources: Sources
+    ) -> list[str]:
         case = self.cases.get(case_id)
         if case is None:
             return []
@@ -376,7 +409,9 @@ class Assistant:
                 for item in checklist.for_role(role):
                     chunk = self._find_chunk(item.text.split(";")[0], checklist.part, audience=item.audience)
                     if chunk is not None:
-                        lines.append(f"- {item.text} [{sources.cite(chunk, self._quote_sentence(chunk, item.text.split(';')[0]))}]")
+                        lines.append(
+                            f"- {item.text} [{sources.cite(chunk, self._quote_sentence(chunk, item.text.split(';')[0]))}]"
+                        )
         proposal = NextStep(
             step=outcome.step,
             title=self.journey.step(outcome.step).title,
@@ -440,17 +475,34 @@ class Assistant:
             quote = " … ".join(sources.quotes.get(chunk.chunk_id, [])) or chunk.text[:200]
             out.append(
                 Citation(
-                    n=n, chunk_id=chunk.chunk_id, quote=quote, part=chunk.part, step=chunk.step,
-                    section=chunk.section, case=chunk.case_id, case_title=chunk.case_title, heading=label(chunk),
-                    page=chunk.page, line_start=chunk.line_start, line_end=chunk.line_end, text=chunk.text,
-                )  # fmt: skip
+                    n=n,
+                    chunk_id=chunk.chunk_id,
+                    quote=quote,
+                    part=chunk.part,
+                    step=chunk.step,
+                    section=chunk.section,
+                    case=chunk.case_id,
+                    case_title=chunk.case_title,
+                    heading=label(chunk),
+                    page=chunk.page,
+                    line_start=chunk.line_start,
+                    line_end=chunk.line_end,
+                    text=chunk.text,
+                )
             )
         return out
 
     def _next_state(
-        self, state: ConversationState, reading: Reading, standalone: str, raw: str, text: str,
-        role: str | None, route: Route, proposal: NextStep | None,
-    ) -> ConversationState:  # fmt: skip
+        self,
+        state: ConversationState,
+        reading: Reading,
+        standalone: str,
+        raw: str,
+        text: str,
+        role: str | None,
+        route: Route,
+        proposal: NextStep | None,
+    ) -> ConversationState:
         state.history.extend([Turn(role="user", content=raw), Turn(role="assistant", content=text)])
         state.last_question = standalone
         state.last_intent = reading.intent
@@ -489,10 +541,20 @@ def _idf(chunks: list[Chunk]) -> dict[str, float]:
 def _retrieved(scored: Scored) -> RetrievedChunk:
     c = scored.chunk
     return RetrievedChunk(
-        chunk_id=c.chunk_id, part=c.part, step=c.step, section=c.section, case=c.case_id, audience=c.audience,
-        heading=label(c), page=c.page, line_start=c.line_start, line_end=c.line_end,
-        score=round(scored.score, 6), dense=None if scored.dense is None else round(scored.dense, 4), text=c.text,
-    )  # fmt: skip
+        chunk_id=c.chunk_id,
+        part=c.part,
+        step=c.step,
+        section=c.section,
+        case=c.case_id,
+        audience=c.audience,
+        heading=label(c),
+        page=c.page,
+        line_start=c.line_start,
+        line_end=c.line_end,
+        score=round(scored.score, 6),
+        dense=None if scored.dense is None else round(scored.dense, 4),
+        text=c.text,
+    )
 
 
 def _renumber(text: str, sources: Sources, used: list[int]) -> tuple[str, Sources, str]:

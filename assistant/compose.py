@@ -13,9 +13,9 @@ For a question and its ranked chunks:
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -94,7 +94,9 @@ def select_passages(
             coverage = sum(idf.get(t, 1.0) for t in q_terms & s_terms) / q_weight
             # Long sentences cover more by chance; a mild length penalty keeps answers crisp.
             length_penalty = 0.05 * math.log1p(max(0, len(stripped) - 250) / 100)
-            candidates.append(Passage(scored.chunk, stripped, rank, position, coverage + prior - length_penalty))
+            candidates.append(
+                Passage(scored.chunk, stripped, rank, position, coverage + prior - length_penalty)
+            )
     candidates.sort(key=lambda p: -p.score)
     chosen: list[Passage] = []
     for passage in candidates:

@@ -16,7 +16,9 @@ _NEXT_FOLLOWUP = re.compile(
     r"^(and|what about|how about)\s+(the\s+)?(next|following)\s+(one|step)(\s+then)?\s*\??$|^and (the )?(one )?after that\??$",
     re.I,
 )
-_PREVIOUS_FOLLOWUP = re.compile(r"^(and|what about|how about)\s+(the\s+)?(previous|prior)\s+(one|step)\s*\??$", re.I)
+_PREVIOUS_FOLLOWUP = re.compile(
+    r"^(and|what about|how about)\s+(the\s+)?(previous|prior)\s+(one|step)\s*\??$", re.I
+)
 _THAT_CASE = re.compile(r"\b(that|this|the same|the last)\s+(case(\s+study)?|example)\b", re.I)
 _MORE = re.compile(r"^(tell me |say )?more( about (it|that|this))?( please)?[.!?]*$|^go on[.!?]*$", re.I)
 _STEP_NUMBER = re.compile(r"\bstep\s*(\d{1,2})\b", re.I)

@@ -57,7 +57,11 @@ def chat_model_from_settings(settings: Settings) -> Any:
 
                 key = settings.llm_api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
                 return ChatOpenAI(
-                    model=arg, base_url=settings.llm_base_url, api_key=key, timeout=settings.llm_timeout, max_retries=0
+                    model=arg,
+                    base_url=settings.llm_base_url,
+                    api_key=key,
+                    timeout=settings.llm_timeout,
+                    max_retries=0,
                 )  # type: ignore[arg-type]
             case "llamacpp" if arg:
                 from langchain_community.chat_models import ChatLlamaCpp
@@ -82,7 +86,11 @@ def hf_chat_model(path: str, max_new_tokens: int = 256) -> Any:
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
     generator = pipeline(
-        "text-generation", model=model, tokenizer=tokenizer, max_new_tokens=max_new_tokens, return_full_text=False
+        "text-generation",
+        model=model,
+        tokenizer=tokenizer,
+        max_new_tokens=max_new_tokens,
+        return_full_text=False,
     )
     return ChatHuggingFace(llm=HuggingFacePipeline(pipeline=generator), tokenizer=tokenizer)
 

@@ -208,6 +208,7 @@ class HybridIndex:
 def _combine(a: Filters | None, b: Filters) -> Filters:
     if not a:
         return b
+
     # Intersections of two filter sets; a field only one side constrains keeps that side.
     def pick(x: frozenset[Any] | None, y: frozenset[Any] | None) -> frozenset[Any] | None:
         if x is None:

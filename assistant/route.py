@@ -16,15 +16,43 @@ from ingest.journey import Journey
 
 # Title words that say nothing about which case is meant.
 _GENERIC_TITLE_WORDS = frozenset(
-    """case cluster clusters international internationalisation internationalization cooperation
-    cooperations european europe network programme partnership partners relevant linking
-    development developing collaboration use within between initiation long term field""".split()
+    [
+        "case",
+        "cluster",
+        "clusters",
+        "international",
+        "internationalisation",
+        "internationalization",
+        "cooperation",
+        "cooperations",
+        "european",
+        "europe",
+        "network",
+        "programme",
+        "partnership",
+        "partners",
+        "relevant",
+        "linking",
+        "development",
+        "developing",
+        "collaboration",
+        "use",
+        "within",
+        "between",
+        "initiation",
+        "long",
+        "term",
+        "field",
+    ]
 )
 _CASE_NUMBER = re.compile(
-    r"\bcases?(?:\s+stud(?:y|ies))?\s*(?:no\.?|number|#)?\s*(\d{1,2}\s?[ab]?)\b((?:\s*(?:,|and|&|or)\s*\d{1,2}[ab]?\b)*)", re.I
+    r"\bcases?(?:\s+stud(?:y|ies))?\s*(?:no\.?|number|#)?\s*(\d{1,2}\s?[ab]?)\b((?:\s*(?:,|and|&|or)\s*\d{1,2}[ab]?\b)*)",
+    re.I,
 )
 _POLICY = re.compile(r"\b(as an? |for |i am an? |i'm an? |we are |the )?polic(y|ies)[ -]?makers?\b", re.I)
-_CLUSTER_ORG = re.compile(r"\b(as an? |for |i am an? |i'm an? |we are |the )?cluster (organi[sz]ations?|managers?)\b", re.I)
+_CLUSTER_ORG = re.compile(
+    r"\b(as an? |for |i am an? |i'm an? |we are |the )?cluster (organi[sz]ations?|managers?)\b", re.I
+)
 _CHECKLIST = re.compile(
     r"\bcheck ?lists?\b|step completion|completion (criteria|questions)|success criteria|"
     r"before (we |i |you )?(can |could )?(move|moving|proceed|go|going) (on|to|onto)|"
@@ -53,7 +81,8 @@ _WHAT_NEXT = re.compile(
     re.I,
 )
 _MOVE_WORDS = re.compile(
-    r"\b(next|now|after|afterwards|move|moving|proceed|go|going|continue|restart|start again|back|then)\b", re.I
+    r"\b(next|now|after|afterwards|move|moving|proceed|go|going|continue|restart|start again|back|then)\b",
+    re.I,
 )
 _QUESTION_START = re.compile(r"^\s*(what|which|who|why|how|when|where|does|do|is|are|can|should)\b", re.I)
 _PERSONAL = re.compile(r"\b(we|we're|we've|our|us|i|i'm|i've|my)\b", re.I)
@@ -63,14 +92,30 @@ _STEP_TOPIC = re.compile(
     re.I,
 )
 # Funding is mentioned everywhere; only naming the theme itself routes to its part.
-_FUNDING_PART = re.compile(r"\butilis(e|ing|ation of) funding\b|\bfunding (step|theme|section|chapter|part)\b", re.I)
+_FUNDING_PART = re.compile(
+    r"\butilis(e|ing|ation of) funding\b|\bfunding (step|theme|section|chapter|part)\b", re.I
+)
 # Parts of the handbook other than steps, by the words users name them with.
 _PART_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("glossary", re.compile(r"\b(glossary|define[sd]?|definitions?|meaning of|what is meant by|term for)\b", re.I)),
-    ("linkology", re.compile(r"\b(linkology|links? (section|list)|list of (useful )?links|useful links|websites? listed)\b", re.I)),
+    (
+        "glossary",
+        re.compile(r"\b(glossary|define[sd]?|definitions?|meaning of|what is meant by|term for)\b", re.I),
+    ),
+    (
+        "linkology",
+        re.compile(
+            r"\b(linkology|links? (section|list)|list of (useful )?links|useful links|websites? listed)\b",
+            re.I,
+        ),
+    ),
     ("tube-map", re.compile(r"\btube map\b|\b\w+ line\b(?=.*\b(map|show|shows|about)\b)", re.I)),
     ("conclusions", re.compile(r"\b(conclusions?|outstanding issues)\b", re.I)),
-    ("front-matter", re.compile(r"\b(introduction|executive summary|triple helix|pentagonal helix|tactics results)\b", re.I)),
+    (
+        "front-matter",
+        re.compile(
+            r"\b(introduction|executive summary|triple helix|pentagonal helix|tactics results)\b", re.I
+        ),
+    ),
 )
 _CHECKLIST_DONE = re.compile(
     r"\bhow (do|can|will|would) (we|i) (know|tell) (that )?(we|i)('ve| have|'re| are| am)? ?(finished|done|completed|ready)",
@@ -92,10 +137,14 @@ class CaseInfo:
     keys: frozenset[str]
 
 
-def case_index(cases: Sequence[tuple[str, str]], common_words: frozenset[str] | None = None) -> list[CaseInfo]:
+def case_index(
+    cases: Sequence[tuple[str, str]], common_words: frozenset[str] | None = None
+) -> list[CaseInfo]:
     """Identify each case by the words of its title that no other case title uses and that are rare."""
-    tokens = {cid: {w for w in words(title) if w not in STOPWORDS and w not in _GENERIC_TITLE_WORDS and len(w) > 2}
-              for cid, title in cases}  # fmt: skip
+    tokens = {
+        cid: {w for w in words(title) if w not in STOPWORDS and w not in _GENERIC_TITLE_WORDS and len(w) > 2}
+        for cid, title in cases
+    }
     counts = Counter(w for ws in tokens.values() for w in ws)
     common = common_words or frozenset()
     return [
@@ -144,7 +193,9 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
     text_words = set(words(text))
     if re.search(r"\bmentoring (programme|proposal|case)\b", text, re.I):
         found.append("mentoring")
-    by_keys = sorted(((len(c.keys & text_words), c.case_id) for c in cases if c.keys & text_words), reverse=True)
+    by_keys = sorted(
+        ((len(c.keys & text_words), c.case_id) for c in cases if c.keys & text_words), reverse=True
+    )
     found.extend(cid for _, cid in by_keys)
     return list(dict.fromkeys(c for c in found if c in known))
 
@@ -207,7 +258,12 @@ def read_question(
         intent = "next_step"
     elif case_ids and _CASE_SUMMARY.search(query):
         intent = "case"
-    elif steps and len(steps) == 1 and _STEP_TOPIC.search(query) and not _leftover_terms(query, journey, steps[0]):
+    elif (
+        steps
+        and len(steps) == 1
+        and _STEP_TOPIC.search(query)
+        and not _leftover_terms(query, journey, steps[0])
+    ):
         intent = "step"
     else:
         intent = "general"
@@ -215,8 +271,10 @@ def read_question(
 
 
 _STEP_QUESTION_WORDS = frozenset(
-    terms("step about involve involves cover covers mean means overview summary summarise purpose what is "
-          "tell explain describe give main idea point stage phase")
+    terms(
+        "step about involve involves cover covers mean means overview summary summarise purpose what is "
+        "tell explain describe give main idea point stage phase"
+    )
 )
 
 

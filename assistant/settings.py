@@ -68,7 +68,8 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Token overlap a cited sentence needs."
     )
     refusal_threshold: float = Field(
-        default=0.34, description="Refuse below this best dense similarity when most of the question is unknown words."
+        default=0.34,
+        description="Refuse below this best dense similarity when most of the question is unknown words.",
     )
     refusal_unknown_share: float = Field(
         default=0.5, ge=0, le=1, description="Share (IDF-weighted) of question terms the handbook never uses."

@@ -64,7 +64,9 @@ def verify(text: str, sources: Mapping[int, str], threshold: float, allow_uncite
             else:
                 result.removed.append(claim)
             continue
-        if any(n not in sources for n in marks) or not any(supported(claim, sources[n], threshold) for n in marks):
+        if any(n not in sources for n in marks) or not any(
+            supported(claim, sources[n], threshold) for n in marks
+        ):
             result.removed.append(claim)
             continue
         kept.append(claim)

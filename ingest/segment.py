@@ -90,12 +90,32 @@ _NEXT_WORDS_START = re.compile(r"^(If the |If an |If the project|In practice)")
 _DIAGRAM_LABELS = frozenset(
     s.lower()
     for s in (
-        "Why Interna-", "tionalise?", "Assess", "Readiness", "Identify", "Opportunities",
-        "Create Strategy", "& Action Plan", "Implement", "training", "Partners", "Develop Trust",
-        "& Projects", "Projects", "Measure", "Success", "Sustain", "the networks", "Outward",
-        "facing", "GLOBAL", "Cluster", "Inward looking", "Local Cluster",
+        "Why Interna-",
+        "tionalise?",
+        "Assess",
+        "Readiness",
+        "Identify",
+        "Opportunities",
+        "Create Strategy",
+        "& Action Plan",
+        "Implement",
+        "training",
+        "Partners",
+        "Develop Trust",
+        "& Projects",
+        "Projects",
+        "Measure",
+        "Success",
+        "Sustain",
+        "the networks",
+        "Outward",
+        "facing",
+        "GLOBAL",
+        "Cluster",
+        "Inward looking",
+        "Local Cluster",
     )
-)  # fmt: skip
+)
 _DROPPED_LABELS = frozenset({"UTILISE FUNDING", "The tube map", "Addressing the outstanding issues"})
 _TAIL_MARKERS: tuple[tuple[str, str, str], ...] = (
     (r"^OUTWARD FACING$", "tube-map", "The Tube Map"),

@@ -8,6 +8,7 @@ an ingest are removed by the next one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -217,7 +218,5 @@ class ChunkStore:
         return dropped
 
     def _drop(self, name: str) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already gone: nothing to do
             self.client.delete_collection(name)
-        except Exception:  # already gone: nothing to do
-            pass

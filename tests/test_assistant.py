@@ -78,8 +78,9 @@ def test_failed_project_goes_back_to_step_6_with_the_step_8_checklist(assistant)
     assert answer.next_step.step == 6
     assert answer.next_step.from_step == 8
     assert "If the project or collaboration is unsuccessful, go back to Step 6." in answer.next_step.quote
-    assert answer.next_step.checklist and all("project management" in i.lower() or "good practice" in i.lower()
-                                              for i in answer.next_step.checklist)  # fmt: skip
+    assert answer.next_step.checklist and all(
+        "project management" in i.lower() or "good practice" in i.lower() for i in answer.next_step.checklist
+    )
 
 
 def test_unknown_situation_gets_one_clarifying_question(assistant) -> None:  # type: ignore[no-untyped-def]

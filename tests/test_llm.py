@@ -34,7 +34,9 @@ class ScriptedChat(BaseChatModel):
         text = "".join(c.message.content for c in self._stream(messages))  # type: ignore[misc]
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
-    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Iterator[ChatGenerationChunk]:  # fmt: skip
+    def _stream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> Iterator[ChatGenerationChunk]:
         self.seen.append(messages)
         if self.fail:
             raise ConnectionRefusedError("connection refused")
@@ -136,8 +138,16 @@ def test_local_hugging_face_model_built_by_the_test(assistant, tmp_path) -> None
     )
     fast.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
     fast.save_pretrained(tmp_path)
-    config = GPT2Config(vocab_size=len(fast), n_positions=8192, n_embd=16, n_layer=1, n_head=2,
-                        bos_token_id=2, eos_token_id=3, pad_token_id=1)  # fmt: skip
+    config = GPT2Config(
+        vocab_size=len(fast),
+        n_positions=8192,
+        n_embd=16,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=2,
+        eos_token_id=3,
+        pad_token_id=1,
+    )
     GPT2LMHeadModel(config).save_pretrained(tmp_path)
 
     model = chat_model_from_settings(Settings(llm=f"hf:{tmp_path}"))

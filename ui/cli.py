@@ -61,8 +61,14 @@ def ingest(
     try:
         store = settings.open_store()
         embedder = settings.embedder()
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=err, transient=True) as bar:  # fmt: skip
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
             task = bar.add_task("ingest", total=1)
 
             def progress(label: str, done: int, total: int) -> None:
@@ -233,12 +239,36 @@ def run_app(
     from assistant.settings import REPO_ROOT
 
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "ui" / "app.py"),
-        "--server.address", address, "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.headless", "true",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "ui" / "app.py"),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.headless",
+        "true",
+    ]
     console.print(f"Open http://{address}:{port} in your browser (Ctrl+C stops the app).")
     raise typer.Exit(subprocess.call(cmd, cwd=REPO_ROOT))
+
+
+def _mount_subcommands() -> None:
+    """``handbook eval …``, ``handbook bench …`` and ``handbook feedback …`` live with their code."""
+    from evals.bench import bench_app
+    from evals.cli import eval_app
+    from ui.feedback_cli import feedback_app
+
+    app.add_typer(eval_app, name="eval")
+    app.add_typer(bench_app, name="bench")
+    app.add_typer(feedback_app, name="feedback")
+
+
+_mount_subcommands()
 
 
 def main() -> None:

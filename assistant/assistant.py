@@ -129,7 +129,7 @@ class Assistant:
     def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Scored]:
         """Ranked chunks for a query (what the LangChain retriever and the evaluations use)."""
         reading = read_question(query, self.journey, self.case_info, False)
-        ranked, _ = self.index.search(reading.query, k or self.settings.top_k, filters, reading.route)
+        ranked, _, _ = self.index.search(reading.query, k or self.settings.top_k, filters, reading.route)
         return ranked
 
     # -- answering -------------------------------------------------------------------------
@@ -170,7 +170,7 @@ class Assistant:
         timings["read_ms"] = _ms(started)
 
         t = time.perf_counter()
-        ranked, strength = self.index.search(
+        ranked, strength, degraded = self.index.search(
             reading.query, self.settings.top_k, filters, route, prior_step=state.current_step
         )
         timings["retrieve_ms"] = _ms(t)
@@ -219,7 +219,9 @@ class Assistant:
             lines.extend(self._case_lines(route.cases[0], reading, ranked, sources))
         if intent == "general" or (intent == "case" and not route.cases):
             named = bool(route.steps or route.cases or route.funding)
-            if not reading.query.strip() or (not named and self._out_of_scope(reading.query, strength)):
+            # With the vector store unreachable there is no similarity to judge coverage by: answer.
+            out_of_scope = degraded is None and self._out_of_scope(reading.query, strength)
+            if not reading.query.strip() or (not named and out_of_scope):
                 refused = True
             else:
                 passages = select_passages(reading.query, ranked, self.idf, self.settings.answer_sentences)
@@ -227,7 +229,7 @@ class Assistant:
         timings["compose_ms"] = _ms(t)
 
         text = "\n".join(x for x in lines if x)
-        notice: str | None = None
+        notice: str | None = degraded
         backend = "none"
         if self.chat_model is not None and not refused and intent in ("general", "case", "step") and ranked:
             from assistant.llm import LLMFailure, generate

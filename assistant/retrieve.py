@@ -27,6 +27,10 @@ from ingest.records import Chunk
 from ingest.store import ChunkStore
 
 
+class DenseUnavailable(RuntimeError):
+    """The vector store cannot be queried right now."""
+
+
 @dataclass(frozen=True)
 class Filters:
     """Hard metadata filters a caller can put on retrieval (None means no filter)."""
@@ -148,9 +152,13 @@ class HybridIndex:
     def dense(
         self, vector: Sequence[float], n: int, filters: Filters | None = None
     ) -> list[tuple[Chunk, float]]:
-        """Dense ranking from Chroma."""
+        """Dense ranking from Chroma; raises ``DenseUnavailable`` when the store cannot be reached."""
         where = filters.where() if filters else None
-        return [(self.by_id.get(c.chunk_id, c), s) for c, s in self.store.query(vector, n, where)]
+        try:
+            found = self.store.query(vector, n, where)
+        except Exception as exc:  # a Chroma server that went away raises transport errors of many kinds
+            raise DenseUnavailable(f"the vector store at {self.store.location} is unreachable ({type(exc).__name__})") from exc
+        return [(self.by_id.get(c.chunk_id, c), s) for c, s in found]
 
     def bm25(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[Chunk, float]]:
         """BM25 ranking over the chunks' stemmed terms."""
@@ -174,8 +182,13 @@ class HybridIndex:
         route: Route | None = None,
         prior_step: int | None = None,
         vector: Sequence[float] | None = None,
-    ) -> tuple[list[Scored], float]:
-        """Top ``k`` chunks for a query and the best dense cosine (the evidence strength)."""
+    ) -> tuple[list[Scored], float, str | None]:
+        """Top ``k`` chunks, the best dense cosine (the evidence strength), and a notice if degraded.
+
+        When the vector store is unreachable (a Chroma server that went away), the ranking falls
+        back to BM25 alone and says so; the next query tries the store again, so service recovers
+        by itself when the server returns.
+        """
         w = self.weights
         vector = vector if vector is not None else self.embed(query)
         fused: dict[str, Scored] = {}
@@ -188,13 +201,18 @@ class HybridIndex:
                 if dense:
                     entry.dense = max(entry.dense or -1.0, score)
 
-        dense = self.dense(vector, w.candidates, filters)
+        notice: str | None = None
+        try:
+            dense = self.dense(vector, w.candidates, filters)
+        except DenseUnavailable as exc:
+            dense, notice = [], f"{exc}; answering from keyword search only."
         add("dense", dense, w.dense, dense=True)
         add("bm25", self.bm25(query, w.candidates, filters), w.bm25)
         routed = route.filters() if route else None
         if routed:
             combined = _combine(filters, routed)
-            add("route_dense", self.dense(vector, w.candidates, combined), w.route * w.dense, dense=True)
+            if notice is None:
+                add("route_dense", self.dense(vector, w.candidates, combined), w.route * w.dense, dense=True)
             add("route_bm25", self.bm25(query, w.candidates, combined), w.route * w.bm25)
         if prior_step is not None:
             for entry in fused.values():
@@ -202,7 +220,7 @@ class HybridIndex:
                     entry.score += w.prior / w.rrf_k
         ranked = sorted(fused.values(), key=lambda s: (-s.score, self.position.get(s.chunk.chunk_id, 0)))
         strength = max((s for _, s in dense), default=0.0)
-        return ranked[:k], strength
+        return ranked[:k], strength, notice
 
 
 def _combine(a: Filters | None, b: Filters) -> Filters:

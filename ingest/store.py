@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from ingest.records import Chunk
 
@@ -76,8 +78,10 @@ class ChunkStore:
         """Name of the collection readers use, or None when nothing is indexed yet."""
         try:
             pointer = self.client.get_collection(self._pointer_name, embedding_function=None)
-        except Exception:
-            return None
+        except (NotFoundError, ValueError):
+            return None  # nothing indexed yet
+        except Exception as exc:  # a server that went away: say so, never pretend the index is empty
+            raise StoreError(f"cannot reach the index at {self.location} ({type(exc).__name__}): is the Chroma server running?") from exc
         active = (pointer.metadata or {}).get("active")
         return str(active) if active else None
 
@@ -212,7 +216,10 @@ class ChunkStore:
         dropped = 0
         for collection in self.client.list_collections():
             name = collection if isinstance(collection, str) else collection.name
-            if name.startswith(f"{self.name}-") and name not in (active, self._pointer_name):
+            # Only this index's own generations (``<name>-YYYYmmddHHMMSS-xxxxxx``, as ``publish`` names
+            # them): a prefix match would also drop another index, e.g. ``handbook-v2`` for ``handbook``.
+            generation = re.fullmatch(rf"{re.escape(self.name)}-\d{{14}}-[0-9a-f]{{6}}", name)
+            if generation and name != active:
                 self._drop(name)
                 dropped += 1
         return dropped

@@ -55,7 +55,8 @@ def chat_model_from_settings(settings: Settings) -> Any:
             case "openai" if arg:
                 from langchain_openai import ChatOpenAI
 
-                key = settings.llm_api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+                secret = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+                key = secret or os.environ.get("OPENAI_API_KEY") or "not-needed"
                 return ChatOpenAI(
                     model=arg,
                     base_url=settings.llm_base_url,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         default=None, description="Base URL of an OpenAI-compatible or Ollama server."
     )
-    llm_api_key: str | None = Field(
-        default=None, description="API key for the LLM server (environment only)."
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the LLM server: from the environment only, never printed."
     )
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before an LLM call falls back.")
     answer_sentences: int = Field(default=4, ge=1, le=12, description="Sentences in an extractive answer.")

@@ -184,9 +184,17 @@ def _stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
+_COMPOUND = re.compile(r"\b([A-Za-z]+)-([A-Za-z]+)\b")
+
+
 def terms(text: str) -> list[str]:
-    """Stemmed content terms: stop words dropped, used by BM25 and by the overlap checks."""
-    return [_stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """Stemmed content terms: stop words dropped, used by BM25 and by the overlap checks.
+
+    A hyphenated compound also yields its joined form, so "on-line" meets "online".
+    """
+    out = [_stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    out.extend(_stem((a + b).lower()) for a, b in _COMPOUND.findall(text))
+    return out
 
 
 def overlap(claim: str, source: str) -> float:

@@ -30,7 +30,7 @@ _LEADING_BULLET = re.compile(rf"^\s*[{re.escape(_BULLET_GLYPHS)}]\s*")
 # ("34 Case 7a", "12 BEYOND"), or after the leading space that marks a page break (" 60 tween").
 # "4) is the", "30.000, and", "3D printing" and "13 milieus were" keep their numbers.
 _GLUED_PAGE = re.compile(
-    r"^(?:\s*(\d{1,3})(?:\1)?(?=[A-Za-z“\"]{3})|\s*(\d{1,3})(?:\2)?\s+(?=[A-Z“\"])|\s+(\d{1,3})(?:\3)?\s+(?=[a-z]))"
+    r"^(?:\s*(\d{1,3})(?:\1)?(?=[A-Za-z“\"]{3}|[A-Z][a-z]\b)|\s*(\d{1,3})(?:\2)?\s+(?=[A-Z“\"])|\s+(\d{1,3})(?:\3)?\s+(?=[a-z]))"
 )
 _ONLY_PAGE = re.compile(r"^\s*\d{1,3}\s*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")

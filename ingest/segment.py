@@ -431,7 +431,11 @@ def _numbered_subsections(doc_id: str, part: str, name: str, lines: list[Line]) 
         body = lines[start:end]
         if not any(ln.text for ln in body):
             continue
-        sub = (name,) if n == 0 else (name, body[0].text.strip())
+        # A heading can wrap onto a second line ("… Internation-" / "alisation"): reflow joins it.
+        first, *rest = [ln for ln in body[:3] if ln.text] or [body[0]]
+        wrapped = rest and (first.text.endswith("-") or len(rest[0].text) < 30)
+        heading = reflow([first, rest[0]] if wrapped else [first])[0] if n else ""
+        sub = (name,) if n == 0 else (name, heading.strip())
         sections.append(Section(doc_id, part, _slug(name), sub, body))
     return sections
 

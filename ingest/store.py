@@ -81,7 +81,9 @@ class ChunkStore:
         except (NotFoundError, ValueError):
             return None  # nothing indexed yet
         except Exception as exc:  # a server that went away: say so, never pretend the index is empty
-            raise StoreError(f"cannot reach the index at {self.location} ({type(exc).__name__}): is the Chroma server running?") from exc
+            raise StoreError(
+                f"cannot reach the index at {self.location} ({type(exc).__name__}): is the Chroma server running?"
+            ) from exc
         active = (pointer.metadata or {}).get("active")
         return str(active) if active else None
 

@@ -11,14 +11,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assistant.settings import Settings
 
 app = typer.Typer(help="TACTICS Handbook Assistant.", no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: a one-line message stays one line when the output is not a terminal.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _quiet_libraries() -> None:
@@ -38,7 +40,7 @@ def _quiet_libraries() -> None:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -87,8 +89,8 @@ def ingest(
     except (StoreError, EmbeddingModelError) as exc:
         raise fail(str(exc)) from None
     for line in summary.errors:
-        err.print(f"[red]failed:[/red] {line}", highlight=False)
-    console.print(summary.line(), highlight=False)
+        err.print(f"[red]failed:[/red] {escape(line)}", highlight=False)
+    console.print(escape(summary.line()), highlight=False)
     if summary.errors:
         raise typer.Exit(1)
 
@@ -169,8 +171,6 @@ def _state(role: str | None, step: int | None):  # type: ignore[no-untyped-def]
 
 def print_answer(answer, show_sources: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Print an answer with its citations for people."""
-    from rich.markup import escape
-
     style = "yellow" if answer.refused else ""
     console.print(escape(answer.text), style=style, highlight=False)
     if answer.notice:

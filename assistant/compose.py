@@ -13,6 +13,7 @@ For a question and its ranked chunks:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +26,27 @@ from ingest.chunk import sentence_spans
 from ingest.records import Chunk
 
 MIN_SENTENCE = 25
+# Labels of a case study's parts; a sentence that runs on from one keeps only what follows it.
+_CASE_FIELD = re.compile(
+    r"(?:The challenge to international cluster cooperation|Description of case|Key lessons learned)\s*"
+)
+
+
+def _is_heading(text: str) -> bool:
+    """A case title or a heading line: no sentence end, mostly capitalised words."""
+    if text.endswith((".", "?", "!", ":", ")", "”", '"')) or len(text) > 250:
+        return False
+    tokens = text.split()
+    return bool(tokens) and sum(1 for t in tokens if t[:1].isupper()) / len(tokens) > 0.5
+
+
+def _is_list_run(text: str) -> bool:
+    """A run of title-cased list items that lost their line breaks reads as noise, not as an answer."""
+    tokens = text.split()
+    if len(text) < 150 or not tokens:
+        return False
+    capitalised = sum(1 for t in tokens if t[:1].isupper())
+    return capitalised / len(tokens) > 0.6 and text.count(".") <= 1
 
 
 @dataclass
@@ -81,7 +103,9 @@ def select_passages(
         prior = 0.35 / (1 + rank)
         sentences = sentences_of(scored.chunk)
         for i, (position, sentence) in enumerate(sentences):
-            stripped = sentence.strip()
+            stripped = _CASE_FIELD.split(sentence.strip())[-1].strip()
+            if _is_list_run(stripped) or _is_heading(stripped):
+                continue
             if stripped.endswith(":"):
                 # A lead-in ("Two on-line tools are highly relevant …:") is only useful with what follows.
                 for _, following in sentences[i + 1 : i + 4]:

@@ -157,7 +157,9 @@ class HybridIndex:
         try:
             found = self.store.query(vector, n, where)
         except Exception as exc:  # a Chroma server that went away raises transport errors of many kinds
-            raise DenseUnavailable(f"the vector store at {self.store.location} is unreachable ({type(exc).__name__})") from exc
+            raise DenseUnavailable(
+                f"the vector store at {self.store.location} is unreachable ({type(exc).__name__})"
+            ) from exc
         return [(self.by_id.get(c.chunk_id, c), s) for c, s in found]
 
     def bm25(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[Chunk, float]]:

@@ -136,6 +136,12 @@ def reflow(lines: Sequence[Line], vocabulary: Vocabulary = EMPTY_VOCABULARY) -> 
                 emit("\n\n" + text, idx)
             elif _SENTENCE_END.search(prev) and text[:1].isupper():
                 emit("\n" + text, idx)  # keeps labels and checklist questions on lines of their own
+            elif (
+                len(prev) < _WRAPPED
+                and text[:1].isupper()
+                and not prev.endswith((",", "-", "&", "and", "of", "the"))
+            ):
+                emit("\n" + text, idx)  # a short line is a title or a list item whose glyph was lost
             else:
                 emit(" " + text, idx)
         prev = text

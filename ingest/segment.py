@@ -304,7 +304,7 @@ def _parse_case(lines: list[Line], part: str, step: int | None, vocabulary: Voca
     case_id = m.group(1) if m else "mentoring"
     fields = _field_starts(lines)
     title_end = fields[0][0] if fields else 1
-    title = _text(lines[:title_end], vocabulary)
+    title = " ".join(_text(lines[:title_end], vocabulary).split())  # a title wraps over lines
     if m:
         title = re.sub(r"^Case \d{1,2}[ab]?:\s*", "", title)
     values: dict[str, str] = {}

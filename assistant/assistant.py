@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from assistant import nextstep
 from assistant.compose import Sources, label, render, select_passages, sentences_of
 from assistant.followup import rewrite
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
-from assistant.route import CaseInfo, Reading, case_index, read_question, wants_next_step
+from assistant.route import CASE_SUMMARY, CaseInfo, Reading, case_index, read_question, wants_next_step
 from assistant.settings import Settings
 from assistant.state import Answer, Citation, ConversationState, NextStep, RetrievedChunk, Turn
 from assistant.text import terms, words
@@ -165,7 +166,11 @@ class Assistant:
         if follow.case and not route.cases:
             route = Route(route.steps, (follow.case,), route.funding, route.audience, route.parts)
         if state.scope_case and not route.cases and not route.steps:
+            # "Ask about this case": the conversation is about one case until the user names another.
             route = Route(route.steps, (state.scope_case,), route.funding, route.audience, route.parts)
+            filters = filters or Filters.of(cases=[state.scope_case])
+            if reading.intent == "general" and CASE_SUMMARY.search(reading.query):
+                reading = replace(reading, intent="case")
         role = route.audience or role
         timings["read_ms"] = _ms(started)
 

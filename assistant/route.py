@@ -122,7 +122,7 @@ _CHECKLIST_DONE = re.compile(
     re.I,
 )
 _LESSONS = re.compile(r"\blessons?\b|\btake-?aways?\b|\blearn(ed|t)?\b", re.I)
-_CASE_SUMMARY = re.compile(
+CASE_SUMMARY = re.compile(
     r"\b(tell me|about|summar|overview|describe|what (is|was)|challenge|lessons?|learn|learned|learnt|teach|takeaways?)\b",
     re.I,
 )
@@ -256,7 +256,7 @@ def read_question(
         intent = "checklist"
     elif next_step_question:
         intent = "next_step"
-    elif case_ids and _CASE_SUMMARY.search(query):
+    elif case_ids and CASE_SUMMARY.search(query):
         intent = "case"
     elif (
         steps

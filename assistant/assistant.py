@@ -480,23 +480,7 @@ class Assistant:
         out = []
         for n, chunk in enumerate(sources.order, start=1):
             quote = " … ".join(sources.quotes.get(chunk.chunk_id, [])) or chunk.text[:200]
-            out.append(
-                Citation(
-                    n=n,
-                    chunk_id=chunk.chunk_id,
-                    quote=quote,
-                    part=chunk.part,
-                    step=chunk.step,
-                    section=chunk.section,
-                    case=chunk.case_id,
-                    case_title=chunk.case_title,
-                    heading=label(chunk),
-                    page=chunk.page,
-                    line_start=chunk.line_start,
-                    line_end=chunk.line_end,
-                    text=chunk.text,
-                )
-            )
+            out.append(Citation(n=n, quote=quote, case_title=chunk.case_title, **_locator(chunk)))
         return out
 
     def _next_state(
@@ -545,22 +529,29 @@ def _idf(chunks: list[Chunk]) -> dict[str, float]:
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
 
+def _locator(c: Chunk) -> dict[str, Any]:
+    """Where a chunk is, as both citations and retrieved chunks report it."""
+    return {
+        "chunk_id": c.chunk_id,
+        "part": c.part,
+        "step": c.step,
+        "section": c.section,
+        "case": c.case_id,
+        "heading": label(c),
+        "page": c.page,
+        "line_start": c.line_start,
+        "line_end": c.line_end,
+        "text": c.text,
+    }
+
+
 def _retrieved(scored: Scored) -> RetrievedChunk:
     c = scored.chunk
     return RetrievedChunk(
-        chunk_id=c.chunk_id,
-        part=c.part,
-        step=c.step,
-        section=c.section,
-        case=c.case_id,
         audience=c.audience,
-        heading=label(c),
-        page=c.page,
-        line_start=c.line_start,
-        line_end=c.line_end,
         score=round(scored.score, 6),
+        **_locator(c),
         dense=None if scored.dense is None else round(scored.dense, 4),
-        text=c.text,
     )
 
 

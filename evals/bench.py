@@ -14,7 +14,6 @@ JSON with ``--json``. They are scripts, not timed tests: the figures depend on t
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -28,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.settings import REPO_ROOT, Settings
+from ingest.embed import quiet_libraries
 
 bench_app = typer.Typer(help="Benchmarks of the ingest and of query latency.", no_args_is_help=True)
 console = Console()
@@ -37,20 +37,6 @@ ANSWER_P50_TARGET_MS = 100.0
 DEFAULT_DATASET = REPO_ROOT / "evals" / "datasets" / "handbook.jsonl"
 #: The pipeline embeds in batches of this many chunks (ingest/pipeline.py); embedding alone does too.
 PIPELINE_BATCH = 64
-
-
-def _quiet() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:  # transformers is optional here
-        pass
 
 
 def _set_threads(threads: int | None) -> None:
@@ -212,7 +198,7 @@ def ingest_command(
     ] = None,
 ) -> None:
     """Seconds for a cold ingest of the handbook vs. embedding the same chunks alone."""
-    _quiet()
+    quiet_libraries()
     _set_threads(threads)
     figures = bench_ingest(Settings(), repeat)
     if as_json:
@@ -295,7 +281,7 @@ def query_command(
     ] = None,
 ) -> None:
     """Warm p50/p95 latency of retrieval alone and of a full default answer."""
-    _quiet()
+    quiet_libraries()
     _set_threads(threads)
     figures = bench_query(Settings(), dataset, limit)
     if as_json:

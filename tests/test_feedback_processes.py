@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 
 from assistant.feedback import FeedbackStore
 
 WRITERS, ROWS = 6, 40
-
-
-def write_rows(path: str, writer: int) -> None:
-    store = FeedbackStore(path)
-    for n in range(ROWS):
-        store.add(question=f"q{writer}-{n}", answer="a", rating=1 if n % 2 else 0, comment=f"w{writer}")
+REPO = Path(__file__).resolve().parents[1]
+# Each writer is a plain interpreter of its own (not multiprocessing: after Streamlit's AppTest has
+# run, ``__main__`` is the app script, and spawned children would run the app again).
+WRITER = """
+import sys
+from assistant.feedback import FeedbackStore
+store = FeedbackStore(sys.argv[1])
+for n in range(int(sys.argv[3])):
+    store.add(question=f"q{sys.argv[2]}-{n}", answer="a", rating=n % 2, comment=f"w{sys.argv[2]}")
+"""
 
 
 def test_no_row_is_lost_with_concurrent_processes(tmp_path: Path) -> None:
     path = str(tmp_path / "feedback.sqlite3")
     FeedbackStore(path)  # create the schema once, as the app does at start
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=write_rows, args=(path, w)) for w in range(WRITERS)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, path, str(w), str(ROWS)], cwd=REPO)
+        for w in range(WRITERS)
+    ]
     for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-        assert p.exitcode == 0
+        assert p.wait(timeout=120) == 0
     rows = FeedbackStore(path).all()
     assert len(rows) == WRITERS * ROWS
     assert {r.question for r in rows} == {f"q{w}-{n}" for w in range(WRITERS) for n in range(ROWS)}

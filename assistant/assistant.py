@@ -76,6 +76,8 @@ class Assistant:
                 elif checklist.part == "funding":
                     self.funding_checklist = checklist
         self.idf = _idf(index.chunks)
+        # Chunk texts as token strings, once: answer shapes look passages up in them on every question.
+        self._tokens = {c.chunk_id: " ".join(words(c.text)) for c in index.chunks}
         # Title words found in many chunks ("support", "innovation") cannot identify a case.
         df = _document_frequency(index.chunks, words)
         common = frozenset(w for w, n in df.items() if n > 8)
@@ -311,7 +313,7 @@ class Assistant:
         for chunk in self.index.chunks:
             if (part and chunk.part != part) or (case and chunk.case_id != case):
                 continue
-            if needle in " ".join(words(chunk.text)):
+            if needle in self._tokens[chunk.chunk_id]:
                 if audience is None or chunk.audience == audience:
                     return chunk
                 best = best or chunk
@@ -325,6 +327,17 @@ class Assistant:
                 return sentence.strip()
         return passage
 
+    def _item_lines(self, checklist: Checklist, role: str | None, sources: Sources) -> list[str]:
+        """The checklist's items for a role, each cited to the chunk that holds it."""
+        lines = []
+        for item in checklist.for_role(role):
+            # Folded sub-items ("Does it have: Clear targets; …") are found by their first part.
+            head = item.text.split(";")[0]
+            chunk = self._find_chunk(head, checklist.part, audience=item.audience)
+            if chunk is not None:
+                lines.append(f"- {item.text} [{sources.cite(chunk, self._quote_sentence(chunk, head))}]")
+        return lines
+
     def _checklist_lines(
         self, checklist: Checklist, role: str | None, sources: Sources, name: str | None = None
     ) -> list[str]:
@@ -332,13 +345,10 @@ class Assistant:
             name or self.journey.step(checklist.step).label if checklist.step else (name or "Utilise Funding")
         )
         who = ROLE_NAMES.get(role or "", "cluster organisations and policy makers")
-        lines = [f"{step_name} – step completion checklist for {who}:"]
-        for item in checklist.for_role(role):
-            chunk = self._find_chunk(item.text.split(";")[0], checklist.part, audience=item.audience)
-            if chunk is None:
-                continue
-            n = sources.cite(chunk, self._quote_sentence(chunk, item.text.split(";")[0]))
-            lines.append(f"- {item.text} [{n}]")
+        lines = [
+            f"{step_name} – step completion checklist for {who}:",
+            *self._item_lines(checklist, role, sources),
+        ]
         for words_next in checklist.next_words:
             chunk = self._find_chunk(words_next, checklist.part)
             if chunk is not None:
@@ -413,12 +423,7 @@ class Assistant:
             if checklist is not None:
                 who = ROLE_NAMES.get(role or "", "cluster organisations and policy makers")
                 lines.append(f"Checklist of Step {outcome.from_step} for {who}:")
-                for item in checklist.for_role(role):
-                    chunk = self._find_chunk(item.text.split(";")[0], checklist.part, audience=item.audience)
-                    if chunk is not None:
-                        lines.append(
-                            f"- {item.text} [{sources.cite(chunk, self._quote_sentence(chunk, item.text.split(';')[0]))}]"
-                        )
+                lines.extend(self._item_lines(checklist, role, sources))
         proposal = NextStep(
             step=outcome.step,
             title=self.journey.step(outcome.step).title,

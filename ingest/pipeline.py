@@ -91,7 +91,8 @@ def run_ingest(
     files, errors = discover(paths)
     summary.errors.extend(str(e) for e in errors)
     summary.files = len(files)
-    store.check_model(embedder.name) if not rebuild else None
+    if not rebuild:  # a rebuild replaces the index, whatever model built it
+        store.check_model(embedder.name)
 
     prepared: dict[str, Prepared] = {}
     for n, path in enumerate(files, start=1):

@@ -12,11 +12,19 @@ from assistant import nextstep
 from assistant.compose import Sources, label, render, select_passages, sentences_of
 from assistant.followup import rewrite
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
-from assistant.route import CASE_SUMMARY, CaseInfo, Reading, case_index, read_question, wants_next_step
+from assistant.route import (
+    CASE_SUMMARY,
+    CaseInfo,
+    Reading,
+    case_index,
+    name_words,
+    read_question,
+    wants_next_step,
+)
 from assistant.settings import Settings
 from assistant.state import Answer, Citation, ConversationState, NextStep, RetrievedChunk, Turn
 from assistant.text import terms, words
-from assistant.verify import verify
+from assistant.verify import quotable, verify
 from ingest.chunk import contextual_text
 from ingest.journey import Journey, default_journey_path, load_journey
 from ingest.records import Case, Checklist, ChecklistItem, Chunk
@@ -82,7 +90,9 @@ class Assistant:
         df = _document_frequency(index.chunks, words)
         common = frozenset(w for w, n in df.items() if n > 8)
         self.case_info: list[CaseInfo] = case_index(
-            [(c.case_id, c.title) for c in self.cases.values()], common
+            [(c.case_id, c.title) for c in self.cases.values()],
+            common,
+            name_words(c.text for c in index.chunks),
         )
 
     @classmethod
@@ -232,6 +242,7 @@ class Assistant:
                 refused = True
             else:
                 passages = select_passages(reading.query, ranked, self.idf, self.settings.answer_sentences)
+                passages = [p for p in passages if quotable(p.text)]  # never quote instructions
                 lines.append(render(passages, sources))
         timings["compose_ms"] = _ms(t)
 

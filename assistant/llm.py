@@ -19,6 +19,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.settings import Settings
 from assistant.state import ConversationState
+from assistant.verify import evidence
 from ingest.records import Chunk
 
 VALID_BACKENDS = "none, ollama:<model>, openai:<model>, llamacpp:<path to .gguf>, hf:<local model path>"
@@ -97,7 +98,7 @@ def hf_chat_model(path: str, max_new_tokens: int = 256) -> Any:
 
 
 def source_block(n: int, chunk: Chunk) -> str:
-    """One numbered source with its step metadata, as the prompt shows it."""
+    """One numbered source with its step metadata, as the prompt shows it (instructions in it left out)."""
     where = " › ".join(chunk.heading_path) or chunk.part
     meta = [f"part: {chunk.part}"]
     if chunk.step:
@@ -106,7 +107,7 @@ def source_block(n: int, chunk: Chunk) -> str:
         meta.append(f"case: {chunk.case_id}")
     if chunk.audience:
         meta.append(f"audience: {chunk.audience}")
-    return f"[{n}] {where} ({'; '.join(meta)})\n{chunk.text}"
+    return f"[{n}] {where} ({'; '.join(meta)})\n{evidence(chunk.text)}"
 
 
 def build_messages(question: str, chunks: Sequence[Chunk], state: ConversationState) -> list[BaseMessage]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.retrieve import Route
@@ -62,18 +62,20 @@ _CHECKLIST = re.compile(
     r"\b(what|which) (should|must|do|does) (\w+ ){0,3}(check|tick|answer)\b",
     re.I,
 )
-# Instructions aimed at the assistant. Each alternative ends where the user's real question resumes:
-# a sentence end, or ", then" / "and then" / "also".
+# Instructions aimed at the assistant, in a question or in a retrieved passage. Each alternative ends
+# where the user's real question resumes: a sentence end, or ", then" / "and then" / "also".
 _END = r"(?=,?\s*(?:and\s+)?then\b|\balso\b|[.?!;]|$)"
 _INJECTION = re.compile(
-    r"\bsystem override\b:?|"
+    r"\bsystem override\b:?|^\s*(?:system|assistant|developer)\s*:|"
+    rf"\b(?:tell|instruct|advise|remind|urge|inform)\s+the\s+user\b[^.?!;]*?{_END}|"
+    rf"\b(?:answer|respond|reply)(?:\s+to)?\s+(?:every|each|any)\s+(?:\w+\s+)?(?:questions?|quer(?:y|ies)|requests?)\s+with\b[^.?!;]*?{_END}|"
     r"\b(ignore|disregard|forget)\b[^.?!;]*?\b(handbook|instructions?|rules|sources?|above|previous|context)\b"
     rf"[^.?!;]*?{_END}|"
     rf"\b(reveal|print|show|repeat|output)\b[^.?!;]*?\b(system prompt|prompt|instructions)\b[^.?!;]*?{_END}|"
     rf"\byou are now\b[^.?!;]*?{_END}|\bpretend (to be|you are)\b[^.?!;]*?{_END}|"
     rf"\btell me a (joke|story|poem)\b[^.?!;]*?{_END}|"
-    rf"\b(cite|quote)\b[^.?!;]*?\b(source|case|reference)\s*\[?\d{{2,}}\]?[^.?!;]*?(?=\s+and\b|{_END[3:]}",
-    re.I,
+    rf"\b(cite|quote)\b[^.?!;]*?\b(source|case|reference)\s*(?:\[\d{{1,3}}\]|\d{{2,}}\]?)[^.?!;]*?(?=\s+and\b|{_END[3:]}",
+    re.I | re.M,
 )
 _WHAT_NEXT = re.compile(
     r"\bwhat('s| is)? (now|next)\b|\bwhere (do|should|can) (we|i) go\b|\bwhat comes (next|after)\b|"
@@ -135,10 +137,13 @@ class CaseInfo:
     case_id: str
     title: str
     keys: frozenset[str]
+    names: frozenset[str] = frozenset()  # the keys the handbook writes as names ("Medicon", "LiSoG")
 
 
 def case_index(
-    cases: Sequence[tuple[str, str]], common_words: frozenset[str] | None = None
+    cases: Sequence[tuple[str, str]],
+    common_words: frozenset[str] | None = None,
+    name_words: frozenset[str] | None = None,
 ) -> list[CaseInfo]:
     """Identify each case by the words of its title that no other case title uses and that are rare."""
     tokens = {
@@ -147,10 +152,24 @@ def case_index(
     }
     counts = Counter(w for ws in tokens.values() for w in ws)
     common = common_words or frozenset()
-    return [
-        CaseInfo(cid, title, frozenset(w for w in tokens[cid] if counts[w] == 1 and w not in common))
-        for cid, title in cases
-    ]
+    infos = []
+    for cid, title in cases:
+        keys = frozenset(w for w in tokens[cid] if counts[w] == 1 and w not in common)
+        infos.append(CaseInfo(cid, title, keys, keys & (name_words or frozenset())))
+    return infos
+
+
+def name_words(texts: Iterable[str]) -> frozenset[str]:
+    """Words a text writes as names: capitalised in most of their places inside a sentence."""
+    named: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for text in texts:
+        for sentence in _SENTENCES.split(text):
+            for token in _WORD.findall(sentence)[1:]:
+                word = token.lower()
+                seen[word] += 1
+                named[word] += token[0].isupper()
+    return frozenset(w for w, n in named.items() if n * 2 > seen[w])
 
 
 @dataclass(frozen=True)
@@ -178,6 +197,11 @@ def strip_injection(question: str) -> tuple[str, bool]:
     return cleaned, True
 
 
+def addressed_to_assistant(text: str) -> bool:
+    """Whether a text gives the assistant an instruction ("ignore the handbook", "SYSTEM: …")."""
+    return _INJECTION.search(text) is not None
+
+
 def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
     """Case ids a text names, by number ("case 12", "case 7a") or by distinctive title words."""
     known = {c.case_id for c in cases}
@@ -191,13 +215,45 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
             elif f"{cid}a" in known:  # "case 7" covers 7a and 7b
                 found.extend(x for x in (f"{cid}a", f"{cid}b") if x in known)
     text_words = set(words(text))
+    written_as_names = proper_words(text)
     if re.search(r"\bmentoring (programme|proposal|case)\b", text, re.I):
         found.append("mentoring")
     by_keys = sorted(
-        ((len(c.keys & text_words), c.case_id) for c in cases if c.keys & text_words), reverse=True
+        (
+            (len(c.keys & text_words), c.case_id)
+            for c in cases
+            if _names_case(c, text_words, written_as_names)
+        ),
+        reverse=True,
     )
     found.extend(cid for _, cid in by_keys)
     return list(dict.fromkeys(c for c in found if c in known))
+
+
+def _names_case(case: CaseInfo, text_words: set[str], written_as_names: set[str]) -> bool:
+    """A case is named by one of its names, or by at least half of its other title words.
+
+    Title words are often ordinary words ("find", "call", "prepare"): one of them is a topic, not
+    a reference to the case, unless the handbook or the question writes it as a name.
+    """
+    matched = case.keys & text_words
+    return bool(matched & (case.names | written_as_names)) or len(matched) >= max(
+        2, (len(case.keys) + 1) // 2
+    )
+
+
+_SENTENCES = re.compile(r"(?<=[.?!:;])\s+|\n")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def proper_words(text: str) -> set[str]:
+    """Lowercased words written as names: capitalised, not first in a sentence."""
+    return {
+        t.lower()
+        for sentence in _SENTENCES.split(text)
+        for t in _WORD.findall(sentence)[1:]
+        if t[0].isupper()
+    }
 
 
 def named_parts(text: str) -> tuple[str, ...]:

@@ -39,6 +39,21 @@ def test_case_routing_by_name_and_number(assistant) -> None:  # type: ignore[no-
     assert "INTER" in twelve.text
 
 
+def test_ordinary_title_words_do_not_name_a_case(assistant) -> None:  # type: ignore[no-untyped-def]
+    """Case 9's title says "find … partners outside of Europe"; a question about finding partners is not about it."""
+    from assistant.route import named_cases
+
+    for question in [
+        "Should we focus on a few specialist events or go to lots of different ones to find collaborations?",
+        "Is a three-month funding call long enough to prepare a bid?",
+        "When should partners start preparing a project proposal relative to a funding call?",
+    ]:
+        assert named_cases(question, assistant.case_info) == [], question
+    assert named_cases("What did LiSoG and COSS learn?", assistant.case_info) == ["19"]
+    assert named_cases("how many medicon valley ambassadors are there?", assistant.case_info) == ["18"]
+    assert named_cases("What did the Korean-German cooperation teach?", assistant.case_info) == ["1"]
+
+
 def test_checklists_follow_the_role(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "What is on the step 3 checklist?"
     policy = assistant.ask(question, ConversationState(role="policy_maker"))

@@ -36,3 +36,13 @@ def assistant(handbook_settings):  # type: ignore[no-untyped-def]
     from assistant.assistant import Assistant
 
     return Assistant.from_settings(handbook_settings)
+
+
+@pytest.fixture(scope="session")
+def app_url(handbook_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """One `streamlit run ui/app.py` over the session's index, shared by the browser tests (tests/browser.py)."""
+    from browser import require_chromium, streamlit_app
+
+    require_chromium()
+    with streamlit_app(handbook_settings.data_dir) as url:
+        yield url

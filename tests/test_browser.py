@@ -2,94 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, START_TIMEOUT, idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-START_TIMEOUT = 180  # seconds for streamlit to listen and the app to load the assistant
-ANSWER_TIMEOUT = 120_000  # milliseconds
 EXPAND_MS = 700  # an expander's opening animation
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_health(url: str, proc: subprocess.Popen, deadline: float) -> None:
-    """Wait until streamlit answers its health check (fail early if it exits)."""
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {ARTIFACTS / 'streamlit.log'}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url} within {START_TIMEOUT} s")
-
-
-@pytest.fixture(scope="module")
-def app_url(handbook_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """`streamlit run ui/app.py` on a free loopback port, over the session's index; always terminated."""
-    if not CHROMIUM.exists():
-        if os.environ.get("HANDBOOK_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    env = {**os.environ, "HANDBOOK_DATA_DIR": str(handbook_settings.data_dir)}
-    command = [
-        sys.executable, "-m", "streamlit", "run", "ui/app.py", "--server.address", "127.0.0.1",
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with (ARTIFACTS / "streamlit.log").open("wb") as log:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_for_health(url, proc, time.monotonic() + START_TIMEOUT)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
-
-
-def idle(page: Any) -> None:
-    """Wait until the app has no script run going (what a person waits for before the next click)."""
-    from playwright.sync_api import expect
-
-    page.wait_for_timeout(200)  # a click's rerun may not have started yet
-    expect(page.get_by_test_id("stApp")).to_have_attribute(
-        "data-test-script-state", "notRunning", timeout=ANSWER_TIMEOUT
-    )
 
 
 def open_expander(page: Any, expander: Any) -> None:

@@ -25,6 +25,7 @@ from chromadb.errors import NotFoundError
 from ingest.records import Chunk
 
 BATCH = 256
+SEARCH_BEAM = 256  # HNSW ef: candidates examined per query and per insertion
 
 
 class StoreError(RuntimeError):
@@ -179,7 +180,11 @@ class ChunkStore:
         collection = self.client.create_collection(
             new_name,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+            # A wide search beam makes the top candidates exact for a handbook-sized collection, so
+            # every process (and every run after Chroma compacts its log) ranks alike.
+            configuration={
+                "hnsw": {"space": "cosine", "ef_search": SEARCH_BEAM, "ef_construction": SEARCH_BEAM}
+            },
             metadata={"embedding_model": model_name, "dimension": dimension, "building": True},
         )
         for start in range(0, len(rows), BATCH):

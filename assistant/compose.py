@@ -4,7 +4,9 @@ For a question and its ranked chunks:
 
 1. Split the top chunks into sentences (the same splitter the chunker uses).
 2. Score each sentence by the IDF-weighted share of the question's terms it contains, plus a
-   prior for the rank of its chunk; very short fragments and bare headings score nothing.
+   prior for the rank of its chunk, plus a bonus when it holds the kind of answer the question
+   asks for (a duration for "how long", an amount for "how much", a date for "when"); very short
+   fragments and bare headings score nothing.
 3. Take the best sentences, skipping near-duplicates (rapidfuzz), up to the answer length.
 4. Order them readably: by chunk in rank order, then by position in the chunk.
 5. Number the chunks they come from as citations [n]; each citation quotes the exact sentences.
@@ -47,6 +49,35 @@ def _is_list_run(text: str) -> bool:
         return False
     capitalised = sum(1 for t in tokens if t[:1].isupper())
     return capitalised / len(tokens) > 0.6 and text.count(".") <= 1
+
+
+_NUMBER_WORDS = r"(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty|thirty|several|a few)"
+# What kind of answer a question wants, and what a sentence holding such an answer looks like.
+ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        re.compile(r"\bhow (long|soon)\b|\bduration\b|\bhow many (days|weeks|months|years)\b", re.I),
+        re.compile(
+            rf"\b{_NUMBER_WORDS}[\s-]+(days?|weeks?|months?|years?)\b|\b(medium|long|short)[\s-]term\b", re.I
+        ),
+    ),
+    (
+        re.compile(r"\bhow much\b|\bbudget\b|\bcost\b|\bamount\b", re.I),
+        re.compile(r"€|\bEUR\b|\beuros?\b|\bmillion\b|\$|£|\d[\d.,]*\s*k\b", re.I),
+    ),
+    (re.compile(r"\bhow many\b", re.I), re.compile(rf"\b{_NUMBER_WORDS}\b", re.I)),
+    (
+        re.compile(r"\bwhen\b|\bwhat year\b", re.I),
+        re.compile(
+            r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b"
+        ),
+    ),
+)
+ANSWER_TYPE_BONUS = 0.25
+
+
+def answer_type(question: str) -> re.Pattern[str] | None:
+    """What a sentence answering ``question`` contains (a duration, an amount, a number, a date), if it says."""
+    return next((answer for asks, answer in ANSWER_TYPES if asks.search(question)), None)
 
 
 @dataclass
@@ -98,6 +129,7 @@ def select_passages(
     """The sentences of the top chunks that best answer ``question``, in reading order."""
     q_terms = set(terms(question))
     q_weight = sum(idf.get(t, 1.0) for t in q_terms) or 1.0
+    wanted = answer_type(question)
     candidates: list[Passage] = []
     for rank, scored in enumerate(ranked[:max_chunks]):
         prior = 0.35 / (1 + rank)
@@ -118,8 +150,10 @@ def select_passages(
             coverage = sum(idf.get(t, 1.0) for t in q_terms & s_terms) / q_weight
             # Long sentences cover more by chance; a mild length penalty keeps answers crisp.
             length_penalty = 0.05 * math.log1p(max(0, len(stripped) - 250) / 100)
+            # "How long …?" is answered by a sentence with a duration even when it shares few words.
+            typed = ANSWER_TYPE_BONUS if wanted and wanted.search(stripped) else 0.0
             candidates.append(
-                Passage(scored.chunk, stripped, rank, position, coverage + prior - length_penalty)
+                Passage(scored.chunk, stripped, rank, position, coverage + prior + typed - length_penalty)
             )
     candidates.sort(key=lambda p: -p.score)
     chosen: list[Passage] = []

@@ -54,6 +54,14 @@ def test_ordinary_title_words_do_not_name_a_case(assistant) -> None:  # type: ig
     assert named_cases("What did the Korean-German cooperation teach?", assistant.case_info) == ["1"]
 
 
+def test_fact_questions_get_the_sentence_holding_the_fact(assistant) -> None:  # type: ignore[no-untyped-def]
+    """ "How long" is answered by the duration, "when" by the date, even with few shared words."""
+    duration = assistant.ask("How long do Cluster Insight Report projects last?")
+    assert "about 9 months" in duration.text
+    launched = assistant.ask("When was the Cluster Insight Report call launched?")
+    assert "February 2009" in launched.text
+
+
 def test_checklists_follow_the_role(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "What is on the step 3 checklist?"
     policy = assistant.ask(question, ConversationState(role="policy_maker"))

@@ -6,7 +6,6 @@ The `app_url` fixture (one streamlit server per test session) is in conftest.py 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import free_port, stop
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -32,13 +32,6 @@ CHROMIUM_ARGS = [
 START_TIMEOUT = 180  # seconds for streamlit to listen and the app to load the assistant
 ANSWER_TIMEOUT = 120_000  # milliseconds
 RERUN_START_MS = 200  # a click's rerun may not have started yet
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_health(url: str, proc: subprocess.Popen, deadline: float) -> None:
@@ -80,12 +73,7 @@ def streamlit_app(data_dir: Path) -> Iterator[str]:
             wait_for_health(url, proc, time.monotonic() + START_TIMEOUT)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+            stop(proc, timeout=15)
 
 
 def idle(page: Any, timeout: float = ANSWER_TIMEOUT) -> None:

@@ -11,7 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_server import chroma_command, free_port, wait_for_heartbeat
+from procs import free_port, stop
+from test_server import chroma_command, wait_for_heartbeat
 
 from assistant.assistant import Assistant
 from assistant.settings import Settings
@@ -32,15 +33,6 @@ def start_chroma(port: int, path: Path, log: Path) -> subprocess.Popen:
     )
     wait_for_heartbeat(port, proc, log)
     return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def test_server_away_and_back_without_restart(tmp_path: Path) -> None:

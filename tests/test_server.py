@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from procs import free_port, stop
 
 from assistant.settings import Settings
 from ingest.pipeline import run_ingest
@@ -28,12 +28,6 @@ QUERIES = [
     "Which tools help to assess readiness for internationalisation?",
     "Tell me about the Medicon Valley Alliance ambassador programme",
 ]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def chroma_command() -> list[str]:
@@ -84,12 +78,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             wait_for_heartbeat(port, proc, log)
             yield port
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
+            stop(proc, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from assistant import nextstep
-from assistant.compose import Sources, label, render, select_passages, sentences_of
+from assistant.compose import Sources, boilerplate, label, render, select_passages, sentences_of
 from assistant.followup import rewrite
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
 from assistant.route import (
@@ -84,6 +84,7 @@ class Assistant:
                 elif checklist.part == "funding":
                     self.funding_checklist = checklist
         self.idf = _idf(index.chunks)
+        self.boilerplate = boilerplate(index.chunks)
         # Chunk texts as token strings, once: answer shapes look passages up in them on every question.
         self._tokens = {c.chunk_id: " ".join(words(c.text)) for c in index.chunks}
         # Title words found in many chunks ("support", "innovation") cannot identify a case.
@@ -241,7 +242,9 @@ class Assistant:
             if not reading.query.strip() or (not named and out_of_scope):
                 refused = True
             else:
-                passages = select_passages(reading.query, ranked, self.idf, self.settings.answer_sentences)
+                passages = select_passages(
+                    reading.query, ranked, self.idf, self.settings.answer_sentences, skip=self.boilerplate
+                )
                 passages = [p for p in passages if quotable(p.text)]  # never quote instructions
                 lines.append(render(passages, sources))
         timings["compose_ms"] = _ms(t)

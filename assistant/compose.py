@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from assistant.retrieve import Scored
-from assistant.text import terms
+from assistant.text import terms, words
 from ingest.chunk import sentence_spans
 from ingest.records import Chunk
 
@@ -34,8 +35,13 @@ _CASE_FIELD = re.compile(
 )
 
 
+_CASE_TITLE = re.compile(r"^Case \d{1,2}[ab]?\s*[:–-]")
+
+
 def _is_heading(text: str) -> bool:
     """A case title or a heading line: no sentence end, mostly capitalised words."""
+    if _CASE_TITLE.match(text) and not text.endswith((".", "?", "!")):
+        return True
     if text.endswith((".", "?", "!", ":", ")", "”", '"')) or len(text) > 250:
         return False
     tokens = text.split()
@@ -123,10 +129,33 @@ def _sentences(text: str) -> tuple[tuple[int, str], ...]:
     return tuple((s, text[s:e]) for s, e in sentence_spans(text, 10_000))
 
 
+BOILERPLATE_COUNT = 5  # a sentence found in this many chunks is a form line, not an answer
+BOILERPLATE_WORDS = 4
+
+
+def boilerplate(chunks: Iterable[Chunk]) -> frozenset[str]:
+    """Sentences the handbook repeats in many places ("If the answers are positive, then move onto …")."""
+    counts: Counter[str] = Counter()
+    for chunk in chunks:
+        counts.update({_key(sentence) for _, sentence in sentences_of(chunk)})
+    return frozenset(
+        key for key, n in counts.items() if n >= BOILERPLATE_COUNT and len(key.split()) >= BOILERPLATE_WORDS
+    )
+
+
+def _key(sentence: str) -> str:
+    return " ".join(words(sentence))
+
+
 def select_passages(
-    question: str, ranked: Sequence[Scored], idf: Mapping[str, float], limit: int, max_chunks: int = 5
+    question: str,
+    ranked: Sequence[Scored],
+    idf: Mapping[str, float],
+    limit: int,
+    max_chunks: int = 5,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Passage]:
-    """The sentences of the top chunks that best answer ``question``, in reading order."""
+    """The sentences of the top chunks that best answer ``question``, in reading order (none of ``skip``)."""
     q_terms = set(terms(question))
     q_weight = sum(idf.get(t, 1.0) for t in q_terms) or 1.0
     wanted = answer_type(question)
@@ -136,12 +165,12 @@ def select_passages(
         sentences = sentences_of(scored.chunk)
         for i, (position, sentence) in enumerate(sentences):
             stripped = _CASE_FIELD.split(sentence.strip())[-1].strip()
-            if _is_list_run(stripped) or _is_heading(stripped):
+            if _is_list_run(stripped) or _is_heading(stripped) or _key(stripped) in skip:
                 continue
             if stripped.endswith(":"):
                 # A lead-in ("Two on-line tools are highly relevant …:") is only useful with what follows.
                 for _, following in sentences[i + 1 : i + 4]:
-                    if len(stripped) + len(following) > 400:
+                    if len(stripped) + len(following) > 400 or _key(following) in skip:
                         break
                     stripped = f"{stripped}\n{following.strip()}"
             if len(stripped) < MIN_SENTENCE or stripped.isupper():

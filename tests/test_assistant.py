@@ -62,6 +62,14 @@ def test_fact_questions_get_the_sentence_holding_the_fact(assistant) -> None:  #
     assert "February 2009" in launched.text
 
 
+def test_answers_quote_no_form_lines_or_bare_case_titles(assistant) -> None:  # type: ignore[no-untyped-def]
+    """A checklist's closing line, repeated in every step, and a case's title line answer nothing."""
+    answer = assistant.ask("Who should we partner with in Step 6?")
+    assert "If the answers are positive" not in answer.text
+    assert not any(line.startswith("Case 6:") for line in answer.text.splitlines())
+    assert "[1]" in answer.text
+
+
 def test_checklists_follow_the_role(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "What is on the step 3 checklist?"
     policy = assistant.ask(question, ConversationState(role="policy_maker"))

@@ -1,4 +1,5 @@
-"""Benchmarks: ``handbook bench ingest`` (cold ingest vs. embedding alone) and ``handbook bench query``.
+"""Benchmarks: ``handbook bench ingest`` (cold ingest vs. embedding alone), ``handbook bench query``
+and ``handbook bench load``.
 
 Both read ``Settings()`` (every ``HANDBOOK_`` variable applies), print a rich table, or the figures as
 JSON with ``--json``. They are scripts, not timed tests: the figures depend on the machine.
@@ -9,11 +10,16 @@ JSON with ``--json``. They are scripts, not timed tests: the figures depend on t
 * ``query`` opens the assistant on the configured index, makes one warm-up pass over the questions of
   the gold dataset, then times ``Assistant.retrieve`` and ``Assistant.ask`` (default, no LLM unless
   configured) per question. Target: p50 of a full answer ≤ 100 ms.
+* ``load`` drives N concurrent conversations (threads sharing one assistant, then processes with one
+  assistant each) against the configured index, local or a Chroma server (``HANDBOOK_CHROMA_HOST``),
+  and reports answers per second and p50/p95 latency per level (``evals/loadtest.py``). Exit 1 when
+  an answer under load differs from the single-user answer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -24,13 +30,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from assistant.settings import REPO_ROOT, Settings
 from ingest.embed import quiet_libraries
 
-bench_app = typer.Typer(help="Benchmarks of the ingest and of query latency.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks of the ingest, of query latency and of concurrent conversations.", no_args_is_help=True
+)
 console = Console()
+err = Console(stderr=True, soft_wrap=True)
 
 INGEST_TARGET = 1.5  # cold ingest within this factor of embedding alone
 ANSWER_P50_TARGET_MS = 100.0
@@ -304,8 +314,189 @@ def query_command(
     console.print(f"target: full answer p50 ≤ {ANSWER_P50_TARGET_MS:.0f} ms — {ok}")
 
 
+# -- load -----------------------------------------------------------------------------------------
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of numbers, e.g. 1,4,16") from None
+    if not values or min(values) < 1:
+        raise typer.BadParameter(f"{text!r}: give one or more positive numbers, e.g. 1,4,16")
+    return values
+
+
+def _modes(text: str) -> list[str]:
+    from evals.loadtest import MODES
+
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [m for m in values if m not in MODES]
+    if unknown or not values:
+        raise typer.BadParameter(f"{text!r}: use {', '.join(MODES)} (comma-separated)")
+    return values
+
+
+def bench_load(
+    settings: Settings,
+    levels: Sequence[int] = (1, 4, 16),
+    modes: Sequence[str] = ("threads", "processes"),
+    rounds: int = 1,
+    threads: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, Any]:
+    """Concurrent conversations at each level and mode (``evals.loadtest.run_load``); returns the figures."""
+    from assistant.assistant import Assistant
+    from evals.loadtest import DEFAULT_CONVERSATIONS, run_load
+
+    assistant = Assistant.from_settings(settings)
+    load_before = _load_average()
+    started = time.perf_counter()
+    results = run_load(
+        settings,
+        DEFAULT_CONVERSATIONS,
+        levels,
+        modes,
+        assistant=assistant,
+        rounds=rounds,
+        torch_threads=threads,
+        progress=progress,
+    )
+    return {
+        "store": "server" if settings.chroma_host else "local",
+        "location": assistant.index.store.location,
+        "conversations": len(DEFAULT_CONVERSATIONS),
+        "turns": sum(len(c) for c in DEFAULT_CONVERSATIONS),
+        "rounds": rounds,
+        "llm": settings.llm,
+        "torch_threads": _torch_threads(),
+        "cpus": os.cpu_count(),
+        "seconds": round(time.perf_counter() - started, 2),
+        # other work on the machine skews the figures: the 1-minute load average before and after
+        "load_average": {"before": load_before, "after": _load_average()},
+        "levels": [
+            {
+                "mode": r.mode,
+                "workers": r.workers,
+                "answers": r.answers,
+                "seconds": round(r.seconds, 3),
+                "answers_per_s": round(r.throughput, 2),
+                "p50_ms": round(r.p50_ms, 1),
+                "p95_ms": round(r.p95_ms, 1),
+                "mismatches": r.mismatches,
+                "mismatched_questions": r.mismatched_questions,
+                "mismatch_examples": r.mismatch_examples,
+                "start_seconds": round(r.start_seconds, 2),
+            }
+            for r in results
+        ],
+        "mismatches": sum(r.mismatches for r in results),
+    }
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # not available on this platform
+        return None
+
+
+@bench_app.command("load")
+def load_command(
+    levels: Annotated[str, typer.Option(help="Concurrent conversations, comma-separated.")] = "1,4,16",
+    modes: Annotated[
+        str, typer.Option(help="threads (one shared assistant), processes (one each), comma-separated.")
+    ] = "threads,processes",
+    rounds: Annotated[
+        int, typer.Option(min=1, help="At level N, the conversations are answered N × ROUNDS times.")
+    ] = 1,
+    out: Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="torch threads per process (default: torch's choice).")
+    ] = None,
+) -> None:
+    """Throughput and p50/p95 latency of N concurrent conversations; exit 1 if an answer changes."""
+    from concurrent.futures.process import BrokenProcessPool
+    from threading import BrokenBarrierError
+
+    from assistant.assistant import IndexMissing
+    from ingest.embed import EmbeddingModelError
+    from ingest.store import StoreError
+
+    level_list, mode_list = _int_list(levels), _modes(modes)
+    quiet_libraries()
+    _set_threads(threads)
+    settings = Settings()
+
+    def progress(mode: str, n: int) -> None:
+        if not as_json:
+            err.print(f"[dim]{mode}: {n} concurrent conversation(s)…[/dim]", highlight=False)
+
+    try:
+        figures = bench_load(settings, level_list, mode_list, rounds, threads, progress)
+    except (IndexMissing, StoreError, EmbeddingModelError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    except (BrokenProcessPool, BrokenBarrierError) as exc:
+        # the worker's own traceback is above, on stderr
+        err.print(
+            f"[red]error:[/red] a worker process failed to start ({type(exc).__name__})", highlight=False
+        )
+        raise typer.Exit(2) from None
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print_load(figures)
+    if figures["mismatches"]:
+        raise typer.Exit(1)
+
+
+def print_load(figures: dict[str, Any]) -> None:
+    """The load table and the verdict."""
+    store = "Chroma server" if figures["store"] == "server" else "local index"
+    load = figures["load_average"]
+    table = Table(
+        title=f"Concurrent conversations against the {store} at {figures['location']} "
+        f"({figures['conversations']} conversations of {figures['turns']} answers × N × {figures['rounds']} "
+        f"round(s); {figures['cpus']} CPUs, torch threads: {figures['torch_threads']})",
+        caption=f"whole run {figures['seconds']:.1f} s (process start and warm-up not in 'seconds'); "
+        f"load average {load['before']} before, {load['after']} after",
+    )
+    columns = ("mode", "N", "answers", "seconds", "answers/s", "p50 ms", "p95 ms", "mismatches")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for row in figures["levels"]:
+        bad = row["mismatches"]
+        table.add_row(
+            row["mode"],
+            str(row["workers"]),
+            str(row["answers"]),
+            f"{row['seconds']:.2f}",
+            f"{row['answers_per_s']:.1f}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p95_ms']:.1f}",
+            f"[red]{bad}[/red]" if bad else "0",
+        )
+    console.print(table)
+    for row in figures["levels"]:
+        if row["mismatches"]:
+            questions = "; ".join(row["mismatched_questions"])
+            console.print(
+                f"[red]{row['mode']} × {row['workers']}: {row['mismatches']} answer(s) differ from the "
+                f"single-user answer[/red] ({escape(questions)})",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if not figures["mismatches"]:
+        console.print("[green]every answer equals the single-user answer[/green]")
+
+
 def main() -> None:
-    """``python -m evals.bench ingest|query``."""
+    """``python -m evals.bench ingest|query|load``."""
     bench_app()
 
 
@@ -313,4 +504,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["bench_app", "bench_ingest", "bench_query", "percentile"]
+__all__ = ["bench_app", "bench_ingest", "bench_load", "bench_query", "percentile"]

@@ -9,22 +9,36 @@ Step by step:
    reference (must be 0: concurrency never changes an answer).
 
 The same script runs against a Chroma server when ``HANDBOOK_CHROMA_HOST`` is set.
+``handbook bench load`` (``evals/bench.py``) is its command.
+
+Processes are started with the ``spawn`` method, never ``fork``: the parent has torch (and its
+thread pools) loaded, and a forked child can deadlock on a lock some thread held at the fork. A
+spawned child imports the parent's ``__main__`` module again, so run processes mode from a script
+or the CLI (whose entry points are guarded by ``if __name__ == "__main__"``), not from inside a
+Streamlit script or a test run that replaced ``__main__``. Each worker loads its own assistant and
+answers every conversation once before the clock starts (per-process caches such as the sentence
+splits of the chunks fill up): the figures are warm answers, like the threads' (whose shared
+assistant the reference pass warmed).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.assistant import Assistant
 from assistant.settings import Settings
-from assistant.state import ConversationState
+from assistant.state import Answer, ConversationState
 
 Conversation = Sequence[str]
+MODES = ("threads", "processes")
+#: Seconds a worker process may take to import, load the model and open the index.
+WORKER_START_TIMEOUT = 900.0
 
 
 @dataclass
@@ -38,6 +52,12 @@ class LevelResult:
     p50_ms: float
     p95_ms: float
     mismatches: int
+    #: Seconds to start the worker processes (import, model, index, warm-up); 0 for threads.
+    start_seconds: float = 0.0
+    #: The questions whose answer differed from the single-user answer at least once.
+    mismatched_questions: list[str] = field(default_factory=list)
+    #: The first differing answer per question: question, expected and got (``answer_key`` JSON).
+    mismatch_examples: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def throughput(self) -> float:
@@ -45,24 +65,56 @@ class LevelResult:
         return self.answers / self.seconds if self.seconds else 0.0
 
 
+def answer_key(answer: Answer) -> str:
+    """What must not change under load: the text, its citations, refusal, next step, notice.
+
+    Scores and timings are left out (they are measurements, not the answer).
+    """
+    return answer.model_dump_json(
+        include={"text", "citations", "refused", "next_step", "clarification", "notice"}
+    )
+
+
 def converse(assistant: Assistant, turns: Conversation) -> list[tuple[str, float]]:
-    """Run one conversation; (answer text, milliseconds) per turn."""
+    """Run one conversation; (answer key, milliseconds) per turn."""
     state = ConversationState()
     out = []
     for question in turns:
         started = time.perf_counter()
         answer = assistant.ask(question, state)
-        out.append((answer.text, (time.perf_counter() - started) * 1000))
+        out.append((answer_key(answer), (time.perf_counter() - started) * 1000))
         state = answer.state
     return out
 
 
 _WORKER: Assistant | None = None
+_READY: Any = None  # the start barrier of the pool this worker belongs to
 
 
-def _init_worker(settings: dict[str, Any]) -> None:
-    global _WORKER
+def _set_torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _init_worker(
+    settings: dict[str, Any], warmup: Sequence[Conversation], threads: int | None, ready: Any
+) -> None:
+    from ingest.embed import quiet_libraries
+
+    global _WORKER, _READY
+    quiet_libraries()
+    _set_torch_threads(threads)
     _WORKER = Assistant.from_settings(Settings(**settings))
+    for turns in warmup:  # what the reference pass does for the threads' shared assistant
+        converse(_WORKER, turns)
+    _READY = ready
+
+
+def _wait_until_all_ready(_: int) -> None:
+    """Block until every worker of the pool runs this: each worker takes exactly one of these tasks."""
+    _READY.wait(WORKER_START_TIMEOUT)
 
 
 def _converse_in_worker(turns: Conversation) -> list[tuple[str, float]]:
@@ -74,44 +126,79 @@ def run_load(
     settings: Settings,
     conversations: Sequence[Conversation],
     levels: Sequence[int] = (1, 4, 16),
-    modes: Sequence[str] = ("threads", "processes"),
+    modes: Sequence[str] = MODES,
     assistant: Assistant | None = None,
+    rounds: int = 1,
+    torch_threads: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> list[LevelResult]:
-    """Drive the conversations at each level and mode; see the module docstring."""
+    """Drive the conversations at each level and mode; see the module docstring.
+
+    At level N, ``rounds × N`` copies of the conversations are answered by N threads or processes.
+    ``torch_threads`` pins torch's intra-op threads in the worker processes (the caller pins its own).
+    ``progress(mode, n)`` is called before each level.
+    """
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise ValueError(f"unknown mode(s) {', '.join(unknown) or '(none)'}: use {' or '.join(MODES)}")
+    if not levels or min(levels) < 1 or rounds < 1:
+        raise ValueError("levels and rounds must be positive")
     assistant = assistant or Assistant.from_settings(settings)
-    reference = [[text for text, _ in converse(assistant, c)] for c in conversations]
+    reference = [[key for key, _ in converse(assistant, c)] for c in conversations]
     results: list[LevelResult] = []
     for mode in modes:
         for n in levels:
-            jobs = [c for _ in range(n) for c in conversations]
-            expected = [r for _ in range(n) for r in reference]
+            if progress:
+                progress(mode, n)
+            copies = rounds * n
+            jobs = [c for _ in range(copies) for c in conversations]
+            expected = [r for _ in range(copies) for r in reference]
+            start_seconds = 0.0
             started = time.perf_counter()
             if mode == "threads":
                 with ThreadPoolExecutor(max_workers=n) as pool:
                     outputs = list(pool.map(lambda c: converse(assistant, c), jobs))
+                    seconds = time.perf_counter() - started
             else:
+                context = multiprocessing.get_context("spawn")
+                ready = context.Barrier(n)
                 dumped = settings.model_dump(exclude_none=True)
-                with ProcessPoolExecutor(max_workers=n, initializer=_init_worker, initargs=(dumped,)) as pool:
-                    list(pool.map(_init_noop, range(n)))  # start every worker before timing answers
+                with ProcessPoolExecutor(
+                    max_workers=n,
+                    mp_context=context,
+                    initializer=_init_worker,
+                    initargs=(dumped, list(conversations), torch_threads, ready),
+                ) as pool:
+                    list(pool.map(_wait_until_all_ready, range(n)))  # every worker is up and warm
+                    start_seconds = time.perf_counter() - started
                     started = time.perf_counter()
                     outputs = list(pool.map(_converse_in_worker, jobs))
-            seconds = time.perf_counter() - started
+                    seconds = time.perf_counter() - started  # not the workers' exit at the end of ``with``
             latencies = [ms for out in outputs for _, ms in out]
-            mismatches = sum(
-                text != want
-                for out, ref in zip(outputs, expected, strict=True)
-                for (text, _), want in zip(out, ref, strict=True)
-            )
+            mismatched = [
+                (question, want, key)
+                for out, ref, turns in zip(outputs, expected, jobs, strict=True)
+                for (key, _), want, question in zip(out, ref, turns, strict=True)
+                if key != want
+            ]
+            examples = {
+                q: {"question": q, "expected": want, "got": got} for q, want, got in reversed(mismatched)
+            }
             results.append(
                 LevelResult(
-                    mode, n, len(latencies), seconds, _pct(latencies, 50), _pct(latencies, 95), mismatches
+                    mode,
+                    n,
+                    len(latencies),
+                    seconds,
+                    _pct(latencies, 50),
+                    _pct(latencies, 95),
+                    len(mismatched),
+                    start_seconds,
+                    sorted(examples),
+                    [examples[q] for q in sorted(examples)],
                 )
             )
     return results
-
-
-def _init_noop(_: int) -> None:
-    time.sleep(0.05)
 
 
 def _pct(values: list[float], p: int) -> float:

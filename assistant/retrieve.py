@@ -26,6 +26,8 @@ from ingest.chunk import contextual_text
 from ingest.records import Chunk
 from ingest.store import ChunkStore
 
+DENSE_OVERFETCH = 3  # candidates asked of the vector store per candidate kept
+
 
 class DenseUnavailable(RuntimeError):
     """The vector store cannot be queried right now."""
@@ -155,12 +157,16 @@ class HybridIndex:
         """Dense ranking from Chroma; raises ``DenseUnavailable`` when the store cannot be reached."""
         where = filters.where() if filters else None
         try:
-            found = self.store.query(vector, n, where)
+            # HNSW search is approximate, and a local Chroma rebuilds part of its graph in every
+            # process: its last few hits can differ between processes. Asking for more and keeping
+            # the best ``n`` by exact cosine (ties in reading order) gives every process one ranking.
+            found = self.store.query(vector, n * DENSE_OVERFETCH, where)
         except Exception as exc:  # a Chroma server that went away raises transport errors of many kinds
             raise DenseUnavailable(
                 f"the vector store at {self.store.location} is unreachable ({type(exc).__name__})"
             ) from exc
-        return [(self.by_id.get(c.chunk_id, c), s) for c, s in found]
+        ranked = sorted(found, key=lambda hit: (-hit[1], self.position.get(hit[0].chunk_id, 0)))
+        return [(self.by_id.get(c.chunk_id, c), s) for c, s in ranked[:n]]
 
     def bm25(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[Chunk, float]]:
         """BM25 ranking over the chunks' stemmed terms."""

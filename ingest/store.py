@@ -180,8 +180,8 @@ class ChunkStore:
         collection = self.client.create_collection(
             new_name,
             embedding_function=None,
-            # A wide search beam makes the top candidates exact for a handbook-sized collection, so
-            # every process (and every run after Chroma compacts its log) ranks alike.
+            # A wide search beam keeps approximate search close to exact for a handbook-sized
+            # collection; the retriever over-fetches and re-sorts, so every process ranks alike.
             configuration={
                 "hnsw": {"space": "cosine", "ef_search": SEARCH_BEAM, "ef_construction": SEARCH_BEAM}
             },

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(default=None, description="Chroma server host; set to use `chroma run`.")
     chroma_port: int = Field(default=8000, description="Chroma server port.")
     collection: str = Field(default="handbook", description="Chroma collection name.")
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Threads torch may use per process (default: all cores); 1 suits several app processes.",
+    )
     chunk_size: int = Field(default=800, ge=200, le=4000, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(
         default=150, ge=0, le=1000, description="Sentences carried over, in characters."
@@ -105,7 +110,11 @@ class Settings(BaseSettings):
         return ChunkStore.open(path=self.chroma_dir, name=self.collection)
 
     def embedder(self):  # type: ignore[no-untyped-def]
-        """The embedding model these settings name."""
+        """The embedding model these settings name (torch pinned to ``torch_threads`` when set)."""
         from ingest.embed import Embedder
 
+        if self.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
         return Embedder(self.embedding_model_path, name=self.embedding_model)

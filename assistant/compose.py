@@ -8,7 +8,8 @@ For a question and its ranked chunks:
    asks for (a duration for "how long", an amount for "how much", a date for "when"); very short
    fragments and bare headings score nothing.
 3. Take the best sentences, skipping near-duplicates (rapidfuzz), up to the answer length.
-4. Order them readably: by chunk in rank order, then by position in the chunk.
+4. Order them readably: the sentence holding the asked-for kind of answer first, then by chunk in
+   rank order, then by position in the chunk.
 5. Number the chunks they come from as citations [n]; each citation quotes the exact sentences.
 """
 
@@ -62,9 +63,7 @@ _NUMBER_WORDS = r"(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|
 ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (
         re.compile(r"\bhow (long|soon)\b|\bduration\b|\bhow many (days|weeks|months|years)\b", re.I),
-        re.compile(
-            rf"\b{_NUMBER_WORDS}[\s-]+(days?|weeks?|months?|years?)\b|\b(medium|long|short)[\s-]term\b", re.I
-        ),
+        re.compile(rf"\b{_NUMBER_WORDS}[\s-]+(days?|weeks?|months?|years?)\b", re.I),
     ),
     (
         re.compile(r"\bhow much\b|\bbudget\b|\bcost\b|\bamount\b", re.I),
@@ -147,6 +146,12 @@ def _key(sentence: str) -> str:
     return " ".join(words(sentence))
 
 
+def _repeats(sentence: str, skip: frozenset[str]) -> bool:
+    """Whether a sentence is, or starts with, one of the repeated form lines."""
+    key = _key(sentence)
+    return key in skip or any(key.startswith(f"{line} ") for line in skip)
+
+
 def select_passages(
     question: str,
     ranked: Sequence[Scored],
@@ -165,12 +170,12 @@ def select_passages(
         sentences = sentences_of(scored.chunk)
         for i, (position, sentence) in enumerate(sentences):
             stripped = _CASE_FIELD.split(sentence.strip())[-1].strip()
-            if _is_list_run(stripped) or _is_heading(stripped) or _key(stripped) in skip:
+            if _is_list_run(stripped) or _is_heading(stripped) or _repeats(stripped, skip):
                 continue
             if stripped.endswith(":"):
                 # A lead-in ("Two on-line tools are highly relevant …:") is only useful with what follows.
                 for _, following in sentences[i + 1 : i + 4]:
-                    if len(stripped) + len(following) > 400 or _key(following) in skip:
+                    if len(stripped) + len(following) > 400 or _repeats(following, skip):
                         break
                     stripped = f"{stripped}\n{following.strip()}"
             if len(stripped) < MIN_SENTENCE or stripped.isupper():
@@ -195,7 +200,15 @@ def select_passages(
     first_rank: dict[str, int] = {}
     for p in chosen:
         first_rank.setdefault(p.chunk.chunk_id, p.rank)
-    return sorted(chosen, key=lambda p: (first_rank[p.chunk.chunk_id], p.position))
+    # The sentence holding the asked-for fact ("how much …?" → the amount) comes first.
+    return sorted(
+        chosen,
+        key=lambda p: (
+            not (wanted and wanted.search(p.text)),
+            first_rank[p.chunk.chunk_id],
+            p.position,
+        ),
+    )
 
 
 def render(passages: Sequence[Passage], sources: Sources) -> str:

@@ -10,7 +10,7 @@ from assistant.compose import answer_type
 @pytest.mark.parametrize(
     ("question", "answer", "other"),
     [
-        ("How long do the projects last?", "the duration is about 9 months.", "the projects are funded."),
+        ("How long do the projects last?", "the duration is about 9 months.", "long-term co-operations"),
         ("How long does trust take?", "it often requires more than nine months", "trust matters"),
         ("How much funding does a project get?", "The funding volume is about EUR 30.000.", "funding helps"),
         ("How many ambassadors are there?", "there are 12 representatives", "ambassadors help"),

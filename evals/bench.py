@@ -49,12 +49,17 @@ DEFAULT_DATASET = REPO_ROOT / "evals" / "datasets" / "handbook.jsonl"
 PIPELINE_BATCH = 64
 
 
-def _set_threads(threads: int | None) -> None:
-    """Pin torch's intra-op threads (``--threads``); by default the process keeps torch's own choice."""
-    if threads:
-        import torch
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="torch threads per process (default: HANDBOOK_TORCH_THREADS or all cores)."),
+]
 
-        torch.set_num_threads(threads)
+
+def _settings(threads: int | None) -> Settings:
+    """The settings from the environment, with ``--threads`` as ``torch_threads`` when given."""
+    settings = Settings()
+    return settings.model_copy(update={"torch_threads": threads}) if threads else settings
 
 
 def _torch_threads() -> int:
@@ -201,16 +206,13 @@ def _phases(marks: list[tuple[float, str]], total: float) -> dict[str, float]:
 
 @bench_app.command("ingest")
 def ingest_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    as_json: JsonOption = False,
     repeat: Annotated[int, typer.Option(min=1, help="Runs; the median is reported.")] = 1,
-    threads: Annotated[
-        int | None, typer.Option(min=1, help="torch threads (default: torch's choice).")
-    ] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Seconds for a cold ingest of the handbook vs. embedding the same chunks alone."""
     quiet_libraries()
-    _set_threads(threads)
-    figures = bench_ingest(Settings(), repeat)
+    figures = bench_ingest(_settings(threads), repeat)
     if as_json:
         print(json.dumps(figures, indent=2))
         return
@@ -283,17 +285,14 @@ def bench_query(
 
 @bench_app.command("query")
 def query_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    as_json: JsonOption = False,
     dataset: Annotated[Path, typer.Option(help="Gold JSONL whose questions are timed.")] = DEFAULT_DATASET,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
-    threads: Annotated[
-        int | None, typer.Option(min=1, help="torch threads (default: torch's choice).")
-    ] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Warm p50/p95 latency of retrieval alone and of a full default answer."""
     quiet_libraries()
-    _set_threads(threads)
-    figures = bench_query(Settings(), dataset, limit)
+    figures = bench_query(_settings(threads), dataset, limit)
     if as_json:
         print(json.dumps(figures, indent=2))
         return
@@ -342,7 +341,6 @@ def bench_load(
     levels: Sequence[int] = (1, 4, 16),
     modes: Sequence[str] = ("threads", "processes"),
     rounds: int = 1,
-    threads: int | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, Any]:
     """Concurrent conversations at each level and mode (``evals.loadtest.run_load``); returns the figures."""
@@ -359,7 +357,6 @@ def bench_load(
         modes,
         assistant=assistant,
         rounds=rounds,
-        torch_threads=threads,
         progress=progress,
     )
     return {
@@ -411,10 +408,8 @@ def load_command(
         int, typer.Option(min=1, help="At level N, the conversations are answered N × ROUNDS times.")
     ] = 1,
     out: Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
-    threads: Annotated[
-        int | None, typer.Option(min=1, help="torch threads per process (default: torch's choice).")
-    ] = None,
+    as_json: JsonOption = False,
+    threads: ThreadsOption = None,
 ) -> None:
     """Throughput and p50/p95 latency of N concurrent conversations; exit 1 if an answer changes."""
     from concurrent.futures.process import BrokenProcessPool
@@ -426,15 +421,14 @@ def load_command(
 
     level_list, mode_list = _int_list(levels), _modes(modes)
     quiet_libraries()
-    _set_threads(threads)
-    settings = Settings()
+    settings = _settings(threads)
 
     def progress(mode: str, n: int) -> None:
         if not as_json:
             err.print(f"[dim]{mode}: {n} concurrent conversation(s)…[/dim]", highlight=False)
 
     try:
-        figures = bench_load(settings, level_list, mode_list, rounds, threads, progress)
+        figures = bench_load(settings, level_list, mode_list, rounds, progress)
     except (IndexMissing, StoreError, EmbeddingModelError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None

@@ -91,22 +91,12 @@ _WORKER: Assistant | None = None
 _READY: Any = None  # the start barrier of the pool this worker belongs to
 
 
-def _set_torch_threads(threads: int | None) -> None:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
-def _init_worker(
-    settings: dict[str, Any], warmup: Sequence[Conversation], threads: int | None, ready: Any
-) -> None:
+def _init_worker(settings: dict[str, Any], warmup: Sequence[Conversation], ready: Any) -> None:
     from ingest.embed import quiet_libraries
 
     global _WORKER, _READY
     quiet_libraries()
-    _set_torch_threads(threads)
-    _WORKER = Assistant.from_settings(Settings(**settings))
+    _WORKER = Assistant.from_settings(Settings(**settings))  # pins torch to settings.torch_threads
     for turns in warmup:  # what the reference pass does for the threads' shared assistant
         converse(_WORKER, turns)
     _READY = ready
@@ -129,13 +119,11 @@ def run_load(
     modes: Sequence[str] = MODES,
     assistant: Assistant | None = None,
     rounds: int = 1,
-    torch_threads: int | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> list[LevelResult]:
     """Drive the conversations at each level and mode; see the module docstring.
 
     At level N, ``rounds × N`` copies of the conversations are answered by N threads or processes.
-    ``torch_threads`` pins torch's intra-op threads in the worker processes (the caller pins its own).
     ``progress(mode, n)`` is called before each level.
     """
     unknown = [m for m in modes if m not in MODES]
@@ -167,7 +155,7 @@ def run_load(
                     max_workers=n,
                     mp_context=context,
                     initializer=_init_worker,
-                    initargs=(dumped, list(conversations), torch_threads, ready),
+                    initargs=(dumped, list(conversations), ready),
                 ) as pool:
                     list(pool.map(_wait_until_all_ready, range(n)))  # every worker is up and warm
                     start_seconds = time.perf_counter() - started

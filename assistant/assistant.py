@@ -19,6 +19,7 @@ from assistant.route import (
     case_index,
     name_words,
     read_question,
+    unknown_names,
     wants_next_step,
 )
 from assistant.settings import Settings
@@ -94,6 +95,7 @@ class Assistant:
             [(c.case_id, c.title) for c in self.cases.values()],
             common,
             name_words(c.text for c in index.chunks),
+            [(c.case_id, c.text) for c in index.chunks],
         )
 
     @classmethod
@@ -296,6 +298,14 @@ class Assistant:
             ranked = (shaped + [r for r in ranked if r.chunk.chunk_id not in ids])[
                 : max(self.settings.top_k, len(shaped))
             ]
+        if intent == "general" and not refused:
+            missing = unknown_names(reading.query, self.idf)
+            if missing:
+                uncovered = (
+                    f"The handbook never mentions {', '.join(missing)}: "
+                    "this answer is what it says about the rest of the question."
+                )
+                notice = f"{notice} {uncovered}" if notice else uncovered
         state = self._next_state(state, reading, follow.question, raw, text, role, route, proposal)
         timings["total_ms"] = _ms(started)
         yield Answer(

@@ -100,8 +100,12 @@ class Route:
     parts: tuple[str, ...] = ()
 
     def filters(self) -> Filters | None:
-        """The chunks the route points at, or None when the question names nothing."""
-        if self.cases:
+        """The chunks the route points at, or None when the question names nothing.
+
+        A named case outranks a named step ("what does Case 5 teach for Step 6?"), but not a part
+        the question names outright ("which Tube Map line is about funding like Innovation Express?").
+        """
+        if self.cases and not self.parts:
             return Filters.of(cases=self.cases)
         parts = [f"step-{n}" for n in self.steps] + (["funding"] if self.funding else []) + list(self.parts)
         return Filters.of(parts=parts) if parts else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.retrieve import Route
@@ -138,25 +138,99 @@ class CaseInfo:
     title: str
     keys: frozenset[str]
     names: frozenset[str] = frozenset()  # the keys the handbook writes as names ("Medicon", "LiSoG")
+    # Names in the title that point to the case though their words are common: "Innovation Express",
+    # "Global Links", "TCI". Lowercased words; an all-capitals acronym that is also an ordinary word
+    # ("CREATE") only counts when the question writes it in capitals.
+    phrases: tuple[tuple[str, ...], ...] = ()
+    acronyms: frozenset[str] = frozenset()
 
 
 def case_index(
     cases: Sequence[tuple[str, str]],
     common_words: frozenset[str] | None = None,
     name_words: frozenset[str] | None = None,
+    passages: Sequence[tuple[str | None, str]] = (),
 ) -> list[CaseInfo]:
-    """Identify each case by the words of its title that no other case title uses and that are rare."""
+    """Identify each case by the rare words of its title that no other case title uses, and by its title names."""
     tokens = {
         cid: {w for w in words(title) if w not in STOPWORDS and w not in _GENERIC_TITLE_WORDS and len(w) > 2}
         for cid, title in cases
     }
     counts = Counter(w for ws in tokens.values() for w in ws)
     common = common_words or frozenset()
+    names = title_names(cases, passages) if passages else {}
     infos = []
     for cid, title in cases:
         keys = frozenset(w for w in tokens[cid] if counts[w] == 1 and w not in common)
-        infos.append(CaseInfo(cid, title, keys, keys & (name_words or frozenset())))
+        phrases, acronyms = names.get(cid, ((), frozenset()))
+        infos.append(CaseInfo(cid, title, keys, keys & (name_words or frozenset()), phrases, acronyms))
     return infos
+
+
+def title_names(
+    cases: Sequence[tuple[str, str]], passages: Sequence[tuple[str | None, str]]
+) -> dict[str, tuple[tuple[tuple[str, ...], ...], frozenset[str]]]:
+    """Per case, the name phrases and acronyms of its title that point to it (see ``CaseInfo``).
+
+    1. Candidates: two adjacent capitalised title words ("Global Links"), or one all-capitals title
+       word of three letters or more ("TCI", "INNET").
+    2. A candidate in the titles of two differently titled cases names neither, nor does one made
+       of generic title words only ("Cluster Partnership").
+    3. A phrase must be written capitalised wherever the handbook uses it: a name, not a phrase such
+       as "International Collaboration" that the handbook also writes in lower case. An acronym that
+       the handbook also writes in lower case ("create") is kept, but matched only in capitals.
+    4. The handbook uses a phrase at least twice: one found only in the title is not a name it uses.
+       At least a quarter of the passages (``(case id, text)``) that use it must be the case's own
+       (cases with the same title count together), so that "European Cluster", the start of many
+       names, does not name the mentoring proposal.
+    """
+    titled: dict[str, set[str]] = {}
+    for cid, title in cases:
+        titled.setdefault(_fold(title), set()).add(cid)
+    candidates: dict[tuple[str, ...], set[str]] = {}  # candidate -> normalised titles holding it
+    for _, title in cases:
+        tokens = _WORD.findall(_fold_quotes(title))
+        found: list[tuple[str, ...]] = [(t,) for t in tokens if len(t) > 2 and t.isupper()]
+        found += [
+            (a, b) for a, b in zip(tokens, tokens[1:], strict=False) if a[0].isupper() and b[0].isupper()
+        ]
+        for cand in found:
+            lowered = [w.lower() for w in cand]
+            if not any(w in STOPWORDS for w in lowered) and not all(
+                w in _GENERIC_TITLE_WORDS for w in lowered
+            ):
+                candidates.setdefault(tuple(lowered), set()).add(_fold(title))
+    texts = [(cid, _fold_quotes(text)) for cid, text in passages]
+    out: dict[str, tuple[list[tuple[str, ...]], set[str]]] = {cid: ([], set()) for cid, _ in cases}
+    for cand, holders in candidates.items():
+        if len(holders) != 1:
+            continue
+        owners = titled[next(iter(holders))]
+        pattern = re.compile(r"\b" + r"\s+".join(re.escape(w) for w in cand) + r"\b", re.I)
+        uses = [(cid, m.group(0)) for cid, text in texts for m in pattern.finditer(text)]
+        capitalised = all(all(w[0].isupper() for w in use.split()) for _, use in uses)
+        acronym = len(cand) == 1
+        if acronym and not capitalised:
+            uses = [(cid, use) for cid, use in uses if use.isupper()]
+        elif not capitalised:
+            continue
+        using = [cid for cid, _ in uses]
+        if len(using) < (1 if acronym else 2) or 4 * sum(cid in owners for cid in using) < len(using):
+            continue
+        for cid in owners:
+            if acronym:
+                out[cid][1].add(cand[0] if capitalised else cand[0].upper())
+            else:
+                out[cid][0].append(cand)
+    return {cid: (tuple(p), frozenset(a)) for cid, (p, a) in out.items()}
+
+
+def _fold_quotes(text: str) -> str:
+    return text.replace("’", "'")
+
+
+def _fold(title: str) -> str:
+    return " ".join(w.lower() for w in _WORD.findall(_fold_quotes(title)))
 
 
 def name_words(texts: Iterable[str]) -> frozenset[str]:
@@ -222,7 +296,7 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
         (
             (len(c.keys & text_words), c.case_id)
             for c in cases
-            if _names_case(c, text_words, written_as_names)
+            if _names_case(c, text_words, written_as_names) or _names_by_title_name(c, text)
         ),
         reverse=True,
     )
@@ -242,6 +316,16 @@ def _names_case(case: CaseInfo, text_words: set[str], written_as_names: set[str]
     )
 
 
+def _names_by_title_name(case: CaseInfo, text: str) -> bool:
+    """Whether a text uses one of the case's title names ("Innovation Express", "TCI")."""
+    tokens = _WORD.findall(_fold_quotes(text))
+    if case.acronyms & ({t for t in tokens if t.isupper()} | {t.lower() for t in tokens}):
+        return True
+    lowered = [t.lower() for t in tokens]
+    pairs = set(zip(lowered, lowered[1:], strict=False))
+    return any(p in pairs for p in case.phrases)
+
+
 _SENTENCES = re.compile(r"(?<=[.?!:;])\s+|\n")
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -254,6 +338,26 @@ def proper_words(text: str) -> set[str]:
         for t in _WORD.findall(sentence)[1:]
         if t[0].isupper()
     }
+
+
+def unknown_names(text: str, vocabulary: Container[str]) -> list[str]:
+    """Names and acronyms a question writes ("Python", "CRM") that the handbook never uses.
+
+    Only names: an ordinary word the handbook lacks is usually a paraphrase of one it has, but a
+    product, place or organisation it never mentions is a topic it does not cover.
+    """
+    found: dict[str, None] = {}
+    for sentence in _SENTENCES.split(_fold_quotes(text)):
+        tokens = _WORD.findall(sentence)
+        for i, token in enumerate(tokens):
+            if token.isupper() and len(token) < 3:  # two capitals are often shorthand: "PM", "HR"
+                continue
+            if not (token.isupper() or (i > 0 and token[0].isupper())):
+                continue
+            stems = terms(token)
+            if stems and not any(t in vocabulary for t in stems):
+                found.setdefault(token, None)
+    return list(found)
 
 
 def named_parts(text: str) -> tuple[str, ...]:
@@ -312,7 +416,7 @@ def read_question(
         intent = "checklist"
     elif next_step_question:
         intent = "next_step"
-    elif case_ids and CASE_SUMMARY.search(query):
+    elif case_ids and not route.parts and CASE_SUMMARY.search(query):
         intent = "case"
     elif (
         steps

@@ -54,6 +54,37 @@ def test_ordinary_title_words_do_not_name_a_case(assistant) -> None:  # type: ig
     assert named_cases("What did the Korean-German cooperation teach?", assistant.case_info) == ["1"]
 
 
+def test_cases_are_named_by_the_names_the_handbook_gives_them(assistant) -> None:  # type: ignore[no-untyped-def]
+    """Programme names and acronyms from case titles ("Global Links", "Innovation Express", "TCI")."""
+    from assistant.route import named_cases
+
+    for question, cases in [
+        ("What did Global Links achieve?", ["4"]),
+        ("how much support did an sme get through innovation express?", ["20"]),
+        ("What did TCI do for cluster managers?", ["9"]),
+        ("What did CREATE teach about creative industries?", ["14"]),
+        ("What does the Enterprise Europe Network offer clusters?", ["7a", "7b"]),
+        ("How can we create trust with European cluster partners?", []),
+        ("Is there an EU strategy for cluster policy?", []),
+    ]:
+        assert sorted(named_cases(question, assistant.case_info)) == cases, question
+    express = assistant.ask("How much support did an SME typically get through Innovation Express?")
+    assert express.retrieved[0].case == "20"
+    assert "15 k€ per SME" in express.text
+    # A part named outright keeps the lead over a case the question mentions in passing.
+    line = assistant.ask("Which Tube Map line is about testing ideas with funding like Innovation Express?")
+    assert line.intent != "case"
+    assert line.retrieved[0].part == "tube-map"
+
+
+def test_an_answer_says_which_named_things_the_handbook_never_mentions(assistant) -> None:  # type: ignore[no-untyped-def]
+    """A question about a product or place the handbook lacks gets the handbook's answer plus a notice."""
+    python = assistant.ask("Which Python web framework should we use for our cluster website?")
+    assert python.notice and "never mentions Python" in python.notice
+    een = assistant.ask("What support can the EEN give when looking for partners abroad?")
+    assert een.notice is None
+
+
 def test_fact_questions_get_the_sentence_holding_the_fact(assistant) -> None:  # type: ignore[no-untyped-def]
     """ "How long" is answered by the duration, "when" by the date, even with few shared words."""
     duration = assistant.ask("How long do Cluster Insight Report projects last?")

@@ -64,7 +64,7 @@ _CHECKLIST = re.compile(
 )
 # Instructions aimed at the assistant, in a question or in a retrieved passage. Each alternative ends
 # where the user's real question resumes: a sentence end, or ", then" / "and then" / "also".
-_END = r"(?=,?\s*(?:and\s+)?then\b|\balso\b|[.?!;]|$)"
+_END = r"(?=,?\s*(?:and\s+)?then\b|\balso\b|[.?!;:]|$)"
 _INJECTION = re.compile(
     r"\bsystem override\b:?|^\s*(?:system|assistant|developer)\s*:|"
     rf"\b(?:tell|instruct|advise|remind|urge|inform)\s+the\s+user\b[^.?!;]*?{_END}|"
@@ -140,7 +140,8 @@ class CaseInfo:
     names: frozenset[str] = frozenset()  # the keys the handbook writes as names ("Medicon", "LiSoG")
     # Names in the title that point to the case though their words are common: "Innovation Express",
     # "Global Links", "TCI". Lowercased words; an all-capitals acronym that is also an ordinary word
-    # ("CREATE") only counts when the question writes it in capitals.
+    # ("CREATE") is kept in capitals and only counts when the question writes it with two capitals
+    # or more ("CREATE", "CReATE", not "create").
     phrases: tuple[tuple[str, ...], ...] = ()
     acronyms: frozenset[str] = frozenset()
 
@@ -234,7 +235,11 @@ def _fold(title: str) -> str:
 
 
 def name_words(texts: Iterable[str]) -> frozenset[str]:
-    """Words a text writes as names: capitalised in most of their places inside a sentence."""
+    """Words a text writes as names: capitalised in at least three quarters of their places in a sentence.
+
+    A word also written in lower case a third of the time ("office", "source") is an ordinary word
+    too: "a dark office" must not name the Greek Cluster Liaison Office case.
+    """
     named: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     for text in texts:
@@ -243,7 +248,7 @@ def name_words(texts: Iterable[str]) -> frozenset[str]:
                 word = token.lower()
                 seen[word] += 1
                 named[word] += token[0].isupper()
-    return frozenset(w for w, n in named.items() if n * 2 > seen[w])
+    return frozenset(w for w, n in named.items() if n * 4 >= seen[w] * 3)
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,11 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
     return list(dict.fromkeys(c for c in found if c in known))
 
 
+def names_case_number(text: str) -> bool:
+    """Whether a text names a case by its number ("case 12", "cases 7a and 7b")."""
+    return _CASE_NUMBER.search(text) is not None
+
+
 def _names_case(case: CaseInfo, text_words: set[str], written_as_names: set[str]) -> bool:
     """A case is named by one of its names, or by at least half of its other title words.
 
@@ -319,7 +329,9 @@ def _names_case(case: CaseInfo, text_words: set[str], written_as_names: set[str]
 def _names_by_title_name(case: CaseInfo, text: str) -> bool:
     """Whether a text uses one of the case's title names ("Innovation Express", "TCI")."""
     tokens = _WORD.findall(_fold_quotes(text))
-    if case.acronyms & ({t for t in tokens if t.isupper()} | {t.lower() for t in tokens}):
+    # Two capitals or more make a word an acronym however it is styled ("CReATE" for "CREATE").
+    capitals = {t.upper() for t in tokens if sum(c.isupper() for c in t) >= 2}
+    if case.acronyms & (capitals | {t.lower() for t in tokens}):
         return True
     lowered = [t.lower() for t in tokens]
     pairs = set(zip(lowered, lowered[1:], strict=False))

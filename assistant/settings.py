@@ -73,8 +73,13 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Token overlap a cited sentence needs."
     )
     refusal_threshold: float = Field(
-        default=0.34,
+        default=0.2,
         description="Refuse below this best dense similarity when most of the question is unknown words.",
+    )
+    refusal_named_threshold: float = Field(
+        default=0.5,
+        description="Refuse below this best dense similarity when the question names something the handbook "
+        "never mentions (a product, place or organisation).",
     )
     refusal_unknown_share: float = Field(
         default=0.5, ge=0, le=1, description="Share (IDF-weighted) of question terms the handbook never uses."

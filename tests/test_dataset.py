@@ -64,6 +64,21 @@ def _write(tmp_path: Path, lines: list[str]) -> Path:
 
 # ------------------------------------------------------------------ the gold set
 
+DATASETS = sorted((ROOT / "evals" / "datasets").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.name)
+def test_every_shipped_dataset_is_valid_and_grounded(path: Path, corpus_text: str) -> None:
+    """The gold set and the held-out set: they load, ids are unique, every snippet is in the handbook."""
+    items = load_dataset(path)
+    assert len({item.id for item in items}) == len(items)
+    assert missing_evidence(items, corpus_text) == []
+    for item in items:
+        if item.kind == "out_of_scope":
+            assert not item.evidence and not item.expected_parts, item.id
+        elif item.kind != "adversarial":  # a false premise may have nothing to quote
+            assert item.evidence and item.expected_parts, item.id
+
 
 def test_gold_loads_with_enough_items(gold: list[GoldItem]) -> None:
     assert len(gold) >= 80

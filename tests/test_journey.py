@@ -86,7 +86,9 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "reassess_readiness": [
         "It turns out we lack the skills.",
+        "It turned out our team lacks skills we thought we had.",
         "We are not ready yet.",
+        "So we may not be ready after all.",
         "We need to reassess our readiness.",
     ],
     "results_review": [

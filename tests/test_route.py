@@ -46,6 +46,7 @@ def test_a_name_phrase_of_the_title_names_the_case_in_any_letter_case() -> None:
 def test_an_acronym_names_the_case_and_an_ordinary_word_only_in_capitals() -> None:
     assert sorted(_names("Can the een help us?")) == ["7a", "7b"]
     assert _names("What did CREATE teach?") == ["14"]
+    assert _names("Who led CReATE?") == ["14"]
     assert _names("How do clusters create value abroad?") == []
 
 

@@ -67,6 +67,11 @@ def detect_condition(journey: Journey, text: str) -> str | None:
     return min(found)[2] if found else None
 
 
+def asks_next_step(text: str, journey: Journey) -> bool:
+    """Whether a message asks in so many words where to go next ("which step follows?")."""
+    return first_match(journey.next_step_questions, normalise_message(text)) is not None
+
+
 def is_next_step_question(text: str, journey: Journey | None = None) -> bool:
     """Whether a message asks what to do next or says a step (or its checklist) is completed."""
     j = journey or default_journey()

@@ -79,7 +79,7 @@ _INJECTION = re.compile(
 )
 _WHAT_NEXT = re.compile(
     r"\bwhat('s| is)? (now|next)\b|\bwhere (do|should|can) (we|i) go\b|\bwhat comes (next|after)\b|"
-    r"\bwhere next\b|\bgo from here\b|\bnext step\b",
+    r"\bwhere next\b|\bgo from here\b|\bnext step\b|\b(which|what) step (now|then)\b|(^|[.!?]\s+)next\s*\?",
     re.I,
 )
 _MOVE_WORDS = re.compile(
@@ -385,7 +385,7 @@ def wants_next_step(text: str, journey: Journey, at_step: bool = False) -> bool:
     """
     from assistant import nextstep
 
-    if _WHAT_NEXT.search(text):
+    if _WHAT_NEXT.search(text) or nextstep.asks_next_step(text, journey):
         return True
     if nextstep.is_next_step_question(text, journey) and _MOVE_WORDS.search(text):
         return True

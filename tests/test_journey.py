@@ -910,3 +910,97 @@ def test_matching_never_raises_and_stays_in_range(text: str) -> None:
 def test_journey_is_a_pydantic_model() -> None:
     assert isinstance(JOURNEY, Journey)
     assert Journey.model_validate(RAW).transitions == JOURNEY.transitions
+
+
+# Situations told in everyday words (none of them is a cue pattern written out), with the step
+# the UI knows the user is at (or None), and where the handbook sends them.
+EVERYDAY_SITUATIONS = [
+    ("We're in Step 8 and our joint project with the Danish cluster just died. What now?", None, 6),
+    ("Implementation is over but the project was a flop. Where do we go?", None, 6),
+    ("Our partner in Spain backed out of the project halfway. What should we do next?", 8, 6),
+    ("While implementing, the market changed in ways nobody predicted. What step now?", 8, 3),
+    ("Something we never saw coming happened during our project. Where should we go from here?", None, 3),
+    ("We've ticked every box on the Step 3 checklist. What's next?", None, 4),
+    ("All checklist questions for readiness are answered positively. Where do we go?", None, 3),
+    ("We wrapped up our training programme and the checklist is fine. Next?", None, 6),
+    ("Our members said they don't want to go abroad at all. What now?", 1, 1),
+    (
+        "After the Why analysis, we concluded internationalisation isn't right for us. What happens now?",
+        None,
+        1,
+    ),
+    ("Our evaluation showed our strategy is outdated. Where should we go back to?", 9, 4),
+    ("The benchmarking exercise revealed some new markets worth exploring. What's next?", 9, 3),
+    ("Measuring success showed we are not really ready for bigger international projects. Which step?", 9, 2),
+    ("We have been through all ten steps. What now?", 10, 3),
+    ("We're at the end of the journey. What comes next?", None, 3),
+    ("Our trust building with the Korean cluster produced a new project idea. Where do we go?", 7, 3),
+    ("Building trust with partners showed our action plan needs changes. What next?", 7, 4),
+    (
+        "The partners we met in step 7 don't want to work with us after all, nothing came of it. Now what?",
+        7,
+        6,
+    ),
+    ("We've found suitable partners and the Step 6 checklist is met. What's next?", None, 7),
+    ("Our strategy and action plan are approved by the board. What should we do next?", 4, 5),
+    ("We have identified and prioritised opportunities. Next step?", 3, 4),
+    ("We completed the readiness assessment and we're ready. What now?", None, 3),
+    ("Our cluster organisation is shrinking and may merge with another one. Where should we go?", 10, 1),
+    ("We've finished implementing our projects successfully. What next?", 8, 9),
+    ("We measured our success and all indicators are positive. What's next?", 9, 10),
+    (
+        "The EU-funded project with our Italian partners has been terminated early. Which step do we return to?",
+        8,
+        6,
+    ),
+    ("Our collaboration with the French cluster never got off the ground. What should we do?", 8, 6),
+    ("Halfway through the project a key funder disappeared without warning. Where should we go now?", 8, 3),
+    ("The implementation threw up results none of us anticipated. What next?", None, 3),
+    ("We are done with step two. Which step follows?", None, 3),
+    ("Our action plan is written and signed off. Where to now?", None, 5),
+    ("Everything on the step 9 checklist is a yes. What's next for us?", None, 10),
+    ("We have decided to stay a purely regional cluster. What does the handbook suggest?", 1, 1),
+    ("Our members see no benefit in going global. What now?", 1, 1),
+    ("We've sustained our networks and completed step 10. What comes after that?", None, 3),
+    ("The evaluation tells us we lack the capacity for more international work. Where do we go?", 9, 2),
+    ("Our results show the plan must be revised. What now?", 8, 4),
+    ("During trust building we spotted an interesting opportunity in Canada. What should we do next?", 7, 3),
+    ("We've trained our staff and the training checklist is complete. Next step?", None, 6),
+    ("We know why we want to internationalise and the checklist is met. What's next?", None, 2),
+    ("Our partnership project has collapsed. Which step should we go back to?", None, 6),
+    ("The joint bid failed and the consortium split up. What now?", 8, 6),
+    ("We completed the whole internationalisation journey. Now what?", None, 3),
+    ("Our reasons for going international have changed since we started. Where should we restart?", 9, 1),
+    ("We have good partners and trust, and a project is agreed. What's the next step?", 7, 8),
+    ("Our consortium has broken up before delivering anything. Which step should we revisit?", 8, 6),
+    ("The Brazilian partner stopped answering emails and the project is over. What do we do now?", 8, 6),
+    ("An election changed the regional government and our project budget was cut overnight. What now?", 8, 3),
+    ("We've finished assessing our readiness and everything looks good. What's the next stage?", None, 3),
+    ("We have our list of target markets ready. Where do we go from here?", 3, 4),
+    ("Our staff training is complete. Which step comes next?", 5, 6),
+    ("We identified three partner clusters and checked them out. What now?", 6, 7),
+    ("We decided internationalisation is not for our cluster. Now what?", None, 1),
+    (
+        "After measuring, it turns out we aren't ready to scale up our international work. Where should we go?",
+        9,
+        2,
+    ),
+    ("Benchmarking has shown us a promising new market in Asia. What should we do next?", 9, 3),
+    ("We have completed all ten steps of the journey. What comes next?", None, 3),
+    ("The monitoring results mean our strategy should be updated. What next?", 9, 4),
+    ("Our network is going through big changes and may become a different organisation. Which step?", 10, 1),
+    ("We have a signed agreement and our first joint project is running well. What is next?", 8, 9),
+    ("We're at step 5 and the checklist is done. Next step please.", None, 6),
+]
+
+
+@pytest.mark.parametrize(
+    ("message", "current_step", "expected"), EVERYDAY_SITUATIONS, ids=lambda x: str(x)[:40]
+)
+def test_everyday_situations_get_the_handbook_next_step(
+    message: str, current_step: int | None, expected: int
+) -> None:
+    from assistant.route import wants_next_step
+
+    assert wants_next_step(message, JOURNEY, at_step=current_step is not None), message
+    assert as_proposal(propose(message, current_step)).step == expected, message

@@ -48,6 +48,12 @@ _TIME_SENSITIVE = re.compile(
     r"\b(20(1[5-9]|[2-9]\d))\b|\b(current|currently|latest|today|tonight|this (week|weekend|month|year)|right now)\b",
     re.I,
 )
+# "What is blockchain?", "Explain how X works": the term asked about is the first noun phrase.
+_DEFINITION = re.compile(
+    r"^\s*(?:what(?:'s| is| are)|who(?:'s| is| are| was)|explain|define|describe)\s+(?:how\s+)?"
+    r"(?:an?\s+|the\s+)?(?P<term>[\w-]+(?:\s+[\w-]+)?)",
+    re.I,
+)
 
 
 class IndexMissing(RuntimeError):
@@ -484,7 +490,8 @@ class Assistant:
         is outside the handbook when:
         1. nothing is even loosely similar (``refusal_floor``);
         2. it names a product, place or organisation the handbook never mentions ("Python", "GDPR",
-           "HubSpot") and nothing is closely similar (``refusal_named_threshold``);
+           "HubSpot"), or asks what a term it never uses means ("What is blockchain?"), and nothing
+           is closely similar (``refusal_named_threshold``);
         3. most of its weight is in words the handbook never uses and the best similarity is very
            low (``refusal_threshold``): only very low, because everyday paraphrases of the
            handbook's advice also use words it never uses; or
@@ -495,7 +502,9 @@ class Assistant:
         q_terms = set(terms(query))
         if not q_terms or strength < s.refusal_floor:
             return True
-        if strength < s.refusal_named_threshold and unknown_names(query, self.idf):
+        if strength < s.refusal_named_threshold and (
+            unknown_names(query, self.idf) or self._unknown_term(query)
+        ):
             return True
         unknown_weight = max(self.idf.values(), default=1.0)
         weights = {t: self.idf.get(t, unknown_weight) for t in q_terms}
@@ -503,6 +512,12 @@ class Assistant:
         if strength < s.refusal_threshold and unknown >= s.refusal_unknown_share:
             return True
         return bool(_TIME_SENSITIVE.search(query)) and strength < s.refusal_time_threshold
+
+    def _unknown_term(self, query: str) -> bool:
+        """A definition question ("What is blockchain?") about a term the handbook never uses."""
+        m = _DEFINITION.match(query)
+        asked = terms(m.group("term")) if m else []
+        return bool(asked) and not any(t in self.idf for t in asked)
 
     def _refusal(self, ranked: list[Scored]) -> str:
         topics: list[str] = []

@@ -93,6 +93,7 @@ def test_questions_about_things_the_handbook_never_mentions_are_refused(assistan
         "How do I configure a VPN for our cluster office?",
         # "office" is a word of Case 17's title, but an ordinary word here: no route that shields it.
         "Which houseplants survive best in a dark office?",
+        "What is blockchain and how does it work?",  # a term the handbook never uses
     ]:
         answer = assistant.ask(question)
         assert answer.refused and not answer.citations, question

@@ -48,6 +48,8 @@ _TIME_SENSITIVE = re.compile(
     r"\b(20(1[5-9]|[2-9]\d))\b|\b(current|currently|latest|today|tonight|this (week|weekend|month|year)|right now)\b",
     re.I,
 )
+# "Does the handbook …", "in this guide": a question about the handbook's own content is in scope.
+_ABOUT_THE_HANDBOOK = re.compile(r"\bhandbook\b|\bthis (?:book|guide)\b", re.I)
 # "What is blockchain?", "Explain how X works": the term asked about is the first noun phrase.
 _DEFINITION = re.compile(
     r"^\s*(?:what(?:'s| is| are)|who(?:'s| is| are| was)|explain|define|describe)\s+(?:how\s+)?"
@@ -491,7 +493,9 @@ class Assistant:
         1. nothing is even loosely similar (``refusal_floor``);
         2. it names a product, place or organisation the handbook never mentions ("Python", "GDPR",
            "HubSpot"), or asks what a term it never uses means ("What is blockchain?"), and nothing
-           is closely similar (``refusal_named_threshold``);
+           is closely similar (``refusal_named_threshold``), unless it asks about the handbook
+           itself ("is there a Spanish body in the handbook's links?"); or it names one and asks
+           about current or post-2014 facts (the handbook dates from 2012);
         3. most of its weight is in words the handbook never uses and the best similarity is very
            low (``refusal_threshold``): only very low, because everyday paraphrases of the
            handbook's advice also use words it never uses; or
@@ -502,16 +506,25 @@ class Assistant:
         q_terms = set(terms(query))
         if not q_terms or strength < s.refusal_floor:
             return True
-        if strength < s.refusal_named_threshold and (
-            unknown_names(query, self.idf) or self._unknown_term(query)
+        names = unknown_names(query, self.idf)
+        about_the_handbook = _ABOUT_THE_HANDBOOK.search(query) is not None
+        if (
+            strength < s.refusal_named_threshold
+            and not about_the_handbook
+            and (names or self._unknown_term(query))
         ):
+            return True
+        time_sensitive = _TIME_SENSITIVE.search(query) is not None
+        if (
+            time_sensitive and names
+        ):  # "How did Brexit change … after 2020?": two signs, no passage can answer
             return True
         unknown_weight = max(self.idf.values(), default=1.0)
         weights = {t: self.idf.get(t, unknown_weight) for t in q_terms}
         unknown = sum(w for t, w in weights.items() if t not in self.idf) / sum(weights.values())
         if strength < s.refusal_threshold and unknown >= s.refusal_unknown_share:
             return True
-        return bool(_TIME_SENSITIVE.search(query)) and strength < s.refusal_time_threshold
+        return time_sensitive and strength < s.refusal_time_threshold
 
     def _unknown_term(self, query: str) -> bool:
         """A definition question ("What is blockchain?") about a term the handbook never uses."""

@@ -352,11 +352,16 @@ def proper_words(text: str) -> set[str]:
     }
 
 
+_NATIONALITY = re.compile(r"(?:ish|ese|ian|ean)$")
+
+
 def unknown_names(text: str, vocabulary: Container[str]) -> list[str]:
     """Names and acronyms a question writes ("Python", "CRM") that the handbook never uses.
 
     Only names: an ordinary word the handbook lacks is usually a paraphrase of one it has, but a
-    product, place or organisation it never mentions is a topic it does not cover.
+    product, place or organisation it never mentions is a topic it does not cover. Nationality
+    words ("Spanish", "Japanese", "Brazilian") are left out: other countries are the subject of
+    internationalisation, so "Spanish partners" is in scope where the handbook names no Spanish body.
     """
     found: dict[str, None] = {}
     for sentence in _SENTENCES.split(_fold_quotes(text)):
@@ -365,6 +370,8 @@ def unknown_names(text: str, vocabulary: Container[str]) -> list[str]:
             if token.isupper() and len(token) < 3:  # two capitals are often shorthand: "PM", "HR"
                 continue
             if not (token.isupper() or (i > 0 and token[0].isupper())):
+                continue
+            if not token.isupper() and _NATIONALITY.search(token):
                 continue
             stems = terms(token)
             if stems and not any(t in vocabulary for t in stems):

@@ -94,6 +94,7 @@ def test_questions_about_things_the_handbook_never_mentions_are_refused(assistan
         # "office" is a word of Case 17's title, but an ordinary word here: no route that shields it.
         "Which houseplants survive best in a dark office?",
         "What is blockchain and how does it work?",  # a term the handbook never uses
+        "How did COVID-19 change cluster matchmaking events in 2021?",  # after the handbook, and unknown to it
     ]:
         answer = assistant.ask(question)
         assert answer.refused and not answer.citations, question
@@ -104,6 +105,7 @@ def test_everyday_paraphrases_of_the_advice_are_answered(assistant) -> None:  # 
     for question in [
         "Do we have to stick to every word of this guide?",
         "Is it fine to sign up to things abroad before our board says yes?",
+        "Does the handbook list any Danish organisations?",  # a nationality, asked of the handbook itself
     ]:
         answer = assistant.ask(question)
         assert not answer.refused and answer.citations, question

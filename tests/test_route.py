@@ -63,5 +63,7 @@ def test_names_the_handbook_never_uses_are_reported() -> None:
         "Python"
     ]
     assert unknown_names("What CRM software suits our members? Ask the EEN.", vocabulary) == ["CRM"]
-    # Ordinary words, a sentence's first word, known names and two-letter shorthand are not reported.
+    # Ordinary words, a sentence's first word, known names, two-letter shorthand and nationality words
+    # (other countries are what internationalisation is about) are not reported.
+    assert unknown_names("Should we look for Spanish or Japanese partners?", vocabulary) == []
     assert unknown_names("Bother! How do we befriend partners in Brazil with our PM tools?", vocabulary) == []

@@ -3,7 +3,8 @@
 For a question and its ranked chunks:
 
 1. Split the top chunks into sentences (the same splitter the chunker uses).
-2. Score each sentence by the IDF-weighted share of the question's terms it contains, plus a
+2. A lead-in ("… include:") or a bullet with sub-items keeps what it introduces. Score each
+   sentence by the IDF-weighted share of the question's terms it contains, plus a
    prior for the rank of its chunk, plus a bonus when it holds the kind of answer the question
    asks for (a duration for "how long", an amount for "how much", a date for "when"); very short
    fragments and bare headings score nothing.
@@ -178,6 +179,13 @@ def select_passages(
                     if len(stripped) + len(following) > 400 or _repeats(following, skip):
                         break
                     stripped = f"{stripped}\n{following.strip()}"
+            elif stripped.startswith("•"):
+                # A bullet followed by sub-items ("• Benefits to policy makers" / "- Improved …") heads them.
+                for _, following in sentences[i + 1 :]:
+                    item = following.strip()
+                    if not item.startswith("- ") or len(stripped) + len(item) > 400:
+                        break
+                    stripped = f"{stripped}\n{item}"
             if len(stripped) < MIN_SENTENCE or stripped.isupper():
                 continue
             s_terms = set(terms(stripped))
@@ -216,10 +224,19 @@ def render(passages: Sequence[Passage], sources: Sources) -> str:
     lines: list[str] = []
     for p in passages:
         n = sources.cite(p.chunk, p.text)
-        text = p.text.lstrip("•- ").strip() if p.text.startswith(("•", "- ")) else p.text
-        bullet = "- " if p.text.startswith(("•", "- ")) else ""
-        lines.append(f"{bullet}{text} [{n}]")
+        lines.append(f"{_as_list(p.text)} [{n}]")
     return "\n".join(lines)
+
+
+def _as_list(text: str) -> str:
+    """Bullets as Markdown list items; the sub-items of a bullet ("• Benefits …" / "- Raised profile") nested."""
+    head, *rest = text.split("\n")
+    bulleted = head.startswith(("•", "- "))
+    out = [f"- {head.lstrip('•- ').strip()}" if bulleted else head]
+    indent = "  " if bulleted else ""
+    for line in rest:
+        out.append(f"{indent}- {line.lstrip('•- ').strip()}" if line.startswith(("•", "- ")) else line)
+    return "\n".join(out)
 
 
 def label(chunk: Chunk) -> str:

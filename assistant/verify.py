@@ -143,5 +143,6 @@ def _rejoin(original: str, kept: list[str]) -> str:
         line_claims = split_claims(line)
         keep = [c for c in line_claims if queue and c == queue[0] and queue.pop(0)]
         if keep:
-            out_lines.append(" ".join(keep))
+            indent = line[: len(line) - len(line.lstrip())]  # a nested list item stays nested
+            out_lines.append(indent + " ".join(keep))
     return "\n".join(out_lines)

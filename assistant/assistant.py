@@ -45,7 +45,9 @@ _CASE_LABEL = re.compile(
 
 # Questions about the present or about years after the handbook (2012, looking ahead to 2014).
 _TIME_SENSITIVE = re.compile(
-    r"\b(20(1[5-9]|[2-9]\d))\b|\b(current|currently|latest|today|tonight|this (week|weekend|month|year)|right now)\b",
+    r"\b(20(1[5-9]|[2-9]\d))\b|\b(currently|latest|today|tonight|this (week|weekend|month|year)|right now)\b|"
+    # "the current rate" asks for today's value; "stay current on funding" does not.
+    r"\bcurrent\s+(?!(?:on|with|about|in|of|and|or|to|for)\b)\w",
     re.I,
 )
 # "Does the handbook …", "in this guide": a question about the handbook's own content is in scope.

@@ -915,6 +915,12 @@ def test_journey_is_a_pydantic_model() -> None:
 # Situations told in everyday words (none of them is a cue pattern written out), with the step
 # the UI knows the user is at (or None), and where the handbook sends them.
 EVERYDAY_SITUATIONS = [
+    ("Our pilot with the Czech cluster petered out over the summer. Where do we go from here?", 8, 6),
+    ("The targets were far too ambitious and the action plan itself needs rewriting. Where now?", 9, 4),
+    ("We run two European networks and partnerships keep coming. I think we've made it. What next?", 10, 3),
+    ("We lead two European networks now. Is this the end of the road for us?", 10, 3),
+    ("We've become truly international. What now?", None, 3),
+    ("Three foreign clusters have said yes to working with us. What should we be doing now?", 6, 7),
     ("We're in Step 8 and our joint project with the Danish cluster just died. What now?", None, 6),
     ("Implementation is over but the project was a flop. Where do we go?", None, 6),
     ("Our partner in Spain backed out of the project halfway. What should we do next?", 8, 6),

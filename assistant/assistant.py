@@ -490,7 +490,7 @@ class Assistant:
     def _out_of_scope(self, query: str, strength: float) -> bool:
         """Weak evidence: refuse rather than answer from unrelated passages.
 
-        Calibrated on the gold set's and a held-out set's out-of-scope and in-scope items. A question
+        Calibrated on the out-of-scope and in-scope items of the gold and held-out sets. A question
         is outside the handbook when:
         1. nothing is even loosely similar (``refusal_floor``);
         2. it names a product, place or organisation the handbook never mentions ("Python", "GDPR",
@@ -517,9 +517,8 @@ class Assistant:
         ):
             return True
         time_sensitive = _TIME_SENSITIVE.search(query) is not None
-        if (
-            time_sensitive and names
-        ):  # "How did Brexit change … after 2020?": two signs, no passage can answer
+        # "How did Brexit change … after 2020?": two signs of a topic after the handbook's time.
+        if time_sensitive and names:
             return True
         unknown_weight = max(self.idf.values(), default=1.0)
         weights = {t: self.idf.get(t, unknown_weight) for t in q_terms}

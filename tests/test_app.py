@@ -74,6 +74,10 @@ def test_escape_keeps_user_and_corpus_text_literal() -> None:
     assert escaped.replace("\\", "") == hostile
     assert escape("<b>*x*</b>") == "\\<b\\>\\*x\\*\\</b\\>"
     assert text_block("Intro:\n- item [1]\nEnd.") == "Intro\\:\n\n- item \\[1\\]\n\nEnd\\."
+    # A bullet's sub-items stay nested under it (answers quote "• Benefits to …" with its list).
+    assert text_block("- Benefits to policy makers\n  - Raised profile [1]") == (
+        "- Benefits to policy makers\n  - Raised profile \\[1\\]"
+    )
 
 
 def test_no_html_is_rendered_anywhere_in_the_app() -> None:

@@ -35,11 +35,13 @@ def escape(text: str) -> str:
 
 
 def text_block(text: str) -> str:
-    """Escaped Markdown for multi-line answer text: lines starting with "- " stay bullets."""
+    """Escaped Markdown for multi-line answer text: lines starting with "- " stay bullets, nested ones nested."""
     out: list[str] = []
     for line in text.splitlines():
-        if line.startswith(_BULLET):
-            out.append(_BULLET + escape(line[len(_BULLET) :]))
+        item = line.lstrip(" ")
+        if item.startswith(_BULLET):
+            indent = line[: len(line) - len(item)]
+            out.append(indent + _BULLET + escape(item[len(_BULLET) :]))
         elif line.strip():
             out.append("\n" + escape(line) + "\n")
     return "\n".join(out).strip()

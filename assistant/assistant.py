@@ -248,12 +248,14 @@ class Assistant:
             lines.extend(self._step_lines(route.steps[0], sources))
         if intent == "case" and route.cases:
             lines.extend(self._case_lines(route.cases[0], reading, ranked, sources))
+        missing: list[str] = []  # names in the question the handbook never mentions
         if intent == "general" or (intent == "case" and not route.cases):
+            missing = unknown_names(reading.query, self.idf)
             # A step, Utilise Funding or a case number is an explicit reference: answer it. A case found
             # by its title words ("a dark office" -> the Liaison Office case) may be a coincidence.
             named = bool(route.steps or route.funding or (route.cases and names_case_number(reading.query)))
             # With the vector store unreachable there is no similarity to judge coverage by: answer.
-            out_of_scope = degraded is None and self._out_of_scope(reading.query, strength)
+            out_of_scope = degraded is None and self._out_of_scope(reading.query, strength, missing)
             if not reading.query.strip() or (not named and out_of_scope):
                 refused = True
             else:
@@ -311,14 +313,12 @@ class Assistant:
             ranked = (shaped + [r for r in ranked if r.chunk.chunk_id not in ids])[
                 : max(self.settings.top_k, len(shaped))
             ]
-        if intent == "general" and not refused:
-            missing = unknown_names(reading.query, self.idf)
-            if missing:
-                uncovered = (
-                    f"The handbook never mentions {', '.join(missing)}: "
-                    "this answer is what it says about the rest of the question."
-                )
-                notice = f"{notice} {uncovered}" if notice else uncovered
+        if intent == "general" and not refused and missing:
+            uncovered = (
+                f"The handbook never mentions {', '.join(missing)}: "
+                "this answer is what it says about the rest of the question."
+            )
+            notice = f"{notice} {uncovered}" if notice else uncovered
         state = self._next_state(state, reading, follow.question, raw, text, role, route, proposal)
         timings["total_ms"] = _ms(started)
         yield Answer(
@@ -487,9 +487,10 @@ class Assistant:
         # The correction comes from the journey model, not from a passage: it is framing, not a citation.
         return text
 
-    def _out_of_scope(self, query: str, strength: float) -> bool:
+    def _out_of_scope(self, query: str, strength: float, names: list[str]) -> bool:
         """Weak evidence: refuse rather than answer from unrelated passages.
 
+        ``names``: what the question names that the handbook never mentions (``unknown_names``).
         Calibrated on the out-of-scope and in-scope items of the gold and held-out sets. A question
         is outside the handbook when:
         1. nothing is even loosely similar (``refusal_floor``);
@@ -508,7 +509,6 @@ class Assistant:
         q_terms = set(terms(query))
         if not q_terms or strength < s.refusal_floor:
             return True
-        names = unknown_names(query, self.idf)
         about_the_handbook = _ABOUT_THE_HANDBOOK.search(query) is not None
         if (
             strength < s.refusal_named_threshold

@@ -201,14 +201,26 @@ def title_names(
                 w in _GENERIC_TITLE_WORDS for w in lowered
             ):
                 candidates.setdefault(tuple(lowered), set()).add(_fold(title))
-    texts = [(cid, _fold_quotes(text)) for cid, text in passages]
+    # Every use of a candidate in the passages, with its case and as written, in one pass over their words.
+    uses_of: dict[tuple[str, ...], list[tuple[str | None, str]]] = {cand: [] for cand in candidates}
+    for passage_case, text in passages:
+        folded = _fold_quotes(text)
+        words_at = list(_WORD.finditer(folded))
+        for first, second in zip(words_at, [*words_at[1:], None], strict=True):
+            single = (first.group(0).lower(),)
+            if single in uses_of:
+                uses_of[single].append((passage_case, first.group(0)))
+            # A two-word name is two words with only spaces between ("Global Links", not "R&D").
+            if second is not None and not folded[first.end() : second.start()].strip():
+                pair = (*single, second.group(0).lower())
+                if pair in uses_of:
+                    uses_of[pair].append((passage_case, f"{first.group(0)} {second.group(0)}"))
     out: dict[str, tuple[list[tuple[str, ...]], set[str]]] = {cid: ([], set()) for cid, _ in cases}
     for cand, holders in candidates.items():
         if len(holders) != 1:
             continue
         owners = titled[next(iter(holders))]
-        pattern = re.compile(r"\b" + r"\s+".join(re.escape(w) for w in cand) + r"\b", re.I)
-        uses = [(cid, m.group(0)) for cid, text in texts for m in pattern.finditer(text)]
+        uses = uses_of[cand]
         capitalised = all(all(w[0].isupper() for w in use.split()) for _, use in uses)
         acronym = len(cand) == 1
         if acronym and not capitalised:
@@ -295,13 +307,14 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
                 found.extend(x for x in (f"{cid}a", f"{cid}b") if x in known)
     text_words = set(words(text))
     written_as_names = proper_words(text)
+    title_words = _TitleWords.of(text)
     if re.search(r"\bmentoring (programme|proposal|case)\b", text, re.I):
         found.append("mentoring")
     by_keys = sorted(
         (
             (len(c.keys & text_words), c.case_id)
             for c in cases
-            if _names_case(c, text_words, written_as_names) or _names_by_title_name(c, text)
+            if _names_case(c, text_words, written_as_names) or _names_by_title_name(c, title_words)
         ),
         reverse=True,
     )
@@ -326,16 +339,31 @@ def _names_case(case: CaseInfo, text_words: set[str], written_as_names: set[str]
     )
 
 
-def _names_by_title_name(case: CaseInfo, text: str) -> bool:
+@dataclass(frozen=True)
+class _TitleWords:
+    """A text's words as title names are looked up in it: acronyms, lowercased words, adjacent pairs."""
+
+    capitals: frozenset[str]
+    lowered: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, text: str) -> _TitleWords:
+        tokens = _WORD.findall(_fold_quotes(text))
+        lowered = [t.lower() for t in tokens]
+        return cls(
+            # Two capitals or more make a word an acronym however it is styled ("CReATE" for "CREATE").
+            frozenset(t.upper() for t in tokens if sum(c.isupper() for c in t) >= 2),
+            frozenset(lowered),
+            frozenset(zip(lowered, lowered[1:], strict=False)),
+        )
+
+
+def _names_by_title_name(case: CaseInfo, text: _TitleWords) -> bool:
     """Whether a text uses one of the case's title names ("Innovation Express", "TCI")."""
-    tokens = _WORD.findall(_fold_quotes(text))
-    # Two capitals or more make a word an acronym however it is styled ("CReATE" for "CREATE").
-    capitals = {t.upper() for t in tokens if sum(c.isupper() for c in t) >= 2}
-    if case.acronyms & (capitals | {t.lower() for t in tokens}):
+    if case.acronyms & (text.capitals | text.lowered):
         return True
-    lowered = [t.lower() for t in tokens]
-    pairs = set(zip(lowered, lowered[1:], strict=False))
-    return any(p in pairs for p in case.phrases)
+    return any(p in text.pairs for p in case.phrases)
 
 
 _SENTENCES = re.compile(r"(?<=[.?!:;])\s+|\n")

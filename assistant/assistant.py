@@ -171,6 +171,19 @@ class Assistant:
         assert answer is not None
         return answer
 
+    def replay(
+        self, turns: list[Turn], role: str | None = None, current_step: int | None = None
+    ) -> ConversationState:
+        """The state a conversation reaches: its user turns asked again in order (replies are recomputed)."""
+        state = ConversationState(role=role, current_step=current_step)  # type: ignore[arg-type]
+        for turn in turns:
+            if turn.role == "user":
+                state = self.ask(turn.content, state).state
+        # What the caller says (a UI choice) wins over what the replay inferred.
+        return state.model_copy(
+            update={"role": role or state.role, "current_step": current_step or state.current_step}
+        )
+
     def stream(
         self, question: str, state: ConversationState | None = None, filters: Filters | None = None
     ) -> Iterator[str | Answer]:

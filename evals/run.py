@@ -28,7 +28,7 @@ from typing import Any
 
 from assistant.assistant import Assistant
 from assistant.settings import Settings
-from assistant.state import Answer, ConversationState
+from assistant.state import Answer, ConversationState, Turn
 from assistant.verify import SUPPORT_METHOD
 from evals import baselines as baseline_mod
 from evals.dataset import KINDS, PARTS, PERSONAS, GoldItem, dataset_sha256, load_dataset
@@ -77,15 +77,10 @@ class Answered:
 
 def ask_item(assistant: Assistant, item: GoldItem) -> Answered:
     """Put the assistant in the item's conversation, then ask the item's question."""
-    state = ConversationState(role=item.role, current_step=item.current_step)
     try:
-        for turn in item.history:
-            if turn.role == "user":  # the assistant's own replies are produced again, as in a real chat
-                state = assistant.ask(turn.content, state).state
-        # The item says who the user is and where they are now; the replay cannot unset it.
-        state = state.model_copy(
-            update={"role": item.role or state.role, "current_step": item.current_step or state.current_step}
-        )
+        # The assistant's own replies are produced again, as in a real chat; the item's role and step win.
+        turns = [Turn(role=t.role, content=t.content) for t in item.history]
+        state = assistant.replay(turns, item.role, item.current_step)
         started = time.perf_counter()
         answer = assistant.ask(item.question, state)
         wall = (time.perf_counter() - started) * 1000

@@ -11,6 +11,7 @@ from typing import Any
 from assistant import nextstep
 from assistant.compose import Sources, boilerplate, label, render, select_passages, sentences_of
 from assistant.followup import rewrite
+from assistant.journey import Journey, default_journey_path, load_journey
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
 from assistant.route import (
     CASE_SUMMARY,
@@ -28,11 +29,10 @@ from assistant.state import Answer, Citation, ConversationState, NextStep, Retri
 from assistant.text import terms, words
 from assistant.verify import quotable, verify
 from ingest.chunk import contextual_text
-from ingest.journey import Journey, default_journey_path, load_journey
+from ingest.handbook import ROLE_NAMES, STEP_NUMBERS
 from ingest.records import Case, Checklist, ChecklistItem, Chunk
 
 MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
-ROLE_NAMES = {"cluster_organisation": "cluster organisations", "policy_maker": "policy makers"}
 _FALSE_PREMISE = re.compile(
     r"\b(?:since|as|because|given that|if)\s+step\s*(\d{1,2})\s+(?:is|was|=|means|covers)\s+([^,.;?]+)", re.I
 )
@@ -462,7 +462,7 @@ class Assistant:
         return lines
 
     def _proposal(self, outcome: Any, role: str | None, sources: Sources) -> tuple[NextStep, list[str]]:
-        part = next((t.part for t in self.journey.transitions if t.id == outcome.transition_id), None)
+        part = self.journey.transition_by_id(outcome.transition_id).part
         quote_chunk = self._find_chunk(outcome.quote, part) or self._find_chunk(outcome.quote)
         lines = [f"Next step: {self.journey.step(outcome.step).label}.", outcome.reason]
         if quote_chunk is not None:
@@ -483,6 +483,9 @@ class Assistant:
             from_step=outcome.from_step,
             checklist=list(outcome.checklist),
             transition_id=outcome.transition_id,
+            condition=None
+            if outcome.kind == "stay"
+            else self.journey.transition_by_id(outcome.transition_id).condition,
         )
         return proposal, lines
 
@@ -493,7 +496,7 @@ class Assistant:
             return None
         named = int(m.group(1))
         claimed = self.journey.match_steps(f"the {m.group(2)} step") or self.journey.match_steps(m.group(2))
-        if not (1 <= named <= 10) or not claimed or claimed[0] == named:
+        if named not in STEP_NUMBERS or not claimed or claimed[0] == named:
             return None
         actual, other = self.journey.step(named), self.journey.step(claimed[0])
         text = f"Correction: in the handbook, Step {named} is {actual.title} and {other.title} is Step {other.number}."

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ingest.journey import (
+from assistant.journey import (
     CHECKLIST_MET,
     STEP_NUMBERS,
     Journey,

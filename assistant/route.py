@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
+from assistant.journey import Journey
 from assistant.retrieve import Route
 from assistant.text import STOPWORDS, terms, words
-from ingest.journey import Journey
 
 # Title words that say nothing about which case is meant.
 _GENERIC_TITLE_WORDS = frozenset(

@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Role = Literal["cluster_organisation", "policy_maker"]
+from ingest.handbook import ROLE_NAMES, ROLES, STEP_NUMBERS, Role, StepNumber
+
+# The handbook's roles and steps, for the surfaces that build states (one source: ingest.handbook).
+__all__ = ["ROLES", "ROLE_NAMES", "STEP_NUMBERS", "Role", "StepNumber"]
 
 
 class Turn(BaseModel):
@@ -21,7 +24,7 @@ class ConversationState(BaseModel):
 
     history: list[Turn] = Field(default_factory=list)
     role: Role | None = None
-    current_step: int | None = Field(default=None, ge=1, le=10)
+    current_step: StepNumber | None = None
     checklist_answers: dict[int, list[bool]] = Field(default_factory=dict)
     scope_case: str | None = None  # set by "Ask about this case": questions default to that case
     last_question: str | None = None
@@ -77,6 +80,15 @@ class NextStep(BaseModel):
     from_step: int | None = None
     checklist: list[str] = Field(default_factory=list)
     transition_id: str | None = None
+    condition: str | None = None  # the journey condition it rests on (corpus/journey.yaml); None to stay
+
+
+class Choice(BaseModel):
+    """A journey condition offered for the user to pick when their situation is unclear."""
+
+    condition: str
+    step: int
+    label: str
 
 
 class Answer(BaseModel):
@@ -89,6 +101,7 @@ class Answer(BaseModel):
     refused: bool = False
     next_step: NextStep | None = None
     clarification: str | None = None
+    choices: list[Choice] = Field(default_factory=list)
     intent: str = "general"
     notice: str | None = None
     backend: str = "none"

@@ -8,9 +8,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from assistant.journey import default_journey
 from evals.matching import contains
+from ingest.handbook import FIRST_STEP, LAST_STEP, CaseId, HandbookPart, Role
 
 Persona = Literal["cluster_manager", "policy_maker", "trainer", "evaluator"]
 Kind = Literal[
@@ -22,51 +32,12 @@ Kind = Literal[
     "next_step",
     "out_of_scope",
     "adversarial",
+    "multi_turn",
+    "situation",
+    "neutral",
 ]
-Role = Literal["cluster_organisation", "policy_maker"]
-Part = Literal[
-    "front-matter",
-    "step-1",
-    "step-2",
-    "step-3",
-    "step-4",
-    "step-5",
-    "step-6",
-    "step-7",
-    "step-8",
-    "step-9",
-    "step-10",
-    "funding",
-    "tube-map",
-    "conclusions",
-    "linkology",
-    "glossary",
-]
-CaseId = Literal[
-    "1",
-    "2",
-    "3",
-    "4",
-    "5",
-    "6",
-    "7a",
-    "7b",
-    "8",
-    "9",
-    "10",
-    "11",
-    "12",
-    "13",
-    "14",
-    "15",
-    "16",
-    "17",
-    "18",
-    "19",
-    "20",
-    "mentoring",
-]
-StepNumber = Annotated[int, Field(strict=True, ge=1, le=10)]
+Part = HandbookPart
+StepNumber = Annotated[int, Field(strict=True, ge=FIRST_STEP, le=LAST_STEP)]
 
 #: Allowed values, in the order the contract lists them.
 PERSONAS: tuple[str, ...] = get_args(Persona)
@@ -116,6 +87,10 @@ class GoldItem(BaseModel):
     evidence: list[Annotated[str, Field(min_length=1)]]
     expected_next_step: StepNumber | None
     reference_answer: str
+    #: multi_turn items: the final message must be refused (an off-topic request inside a conversation).
+    expected_refusal: bool = False
+    #: situation items: the journey condition (``corpus/journey.yaml``) the message tells.
+    expected_condition: str | None = None
 
     @field_validator("expected_parts", "expected_cases", "evidence")
     @classmethod
@@ -123,6 +98,29 @@ class GoldItem(BaseModel):
         """Out-of-scope items must not point at any part, case or evidence."""
         if value and info.data.get("kind") == "out_of_scope":
             raise ValueError("must be empty for an out_of_scope item")
+        return value
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> GoldItem:
+        """A multi-turn item expects exactly one thing: evidence, a next step, or a refusal."""
+        if self.kind == "multi_turn":
+            expected = [bool(self.evidence), self.expected_next_step is not None, self.expected_refusal]
+            if sum(expected) != 1:
+                raise ValueError(
+                    "a multi_turn item needs exactly one of evidence, expected_next_step, expected_refusal"
+                )
+        return self
+
+    @field_validator("expected_condition")
+    @classmethod
+    def _known_condition(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A situation item names one of the journey's conditions; a neutral item names none."""
+        kind = info.data.get("kind")
+        conditions = default_journey().conditions
+        if kind == "situation" and value not in conditions:
+            raise ValueError("must be one of " + ", ".join(conditions) + " for a situation item")
+        if kind != "situation" and value is not None:
+            raise ValueError("must be null unless the item is a situation")
         return value
 
     @field_validator("expected_next_step")

@@ -6,19 +6,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ingest.handbook import HANDBOOK_PARTS
+
 Audience = Literal["cluster_organisation", "policy_maker", "both"]
 
 #: Parts of the handbook, in reading order. Documents that are not the handbook use ``other``.
-PARTS: tuple[str, ...] = (
-    "front-matter",
-    *(f"step-{n}" for n in range(1, 11)),
-    "funding",
-    "tube-map",
-    "conclusions",
-    "linkology",
-    "glossary",
-    "other",
-)
+PARTS: tuple[str, ...] = (*HANDBOOK_PARTS, "other")
 
 #: Sections inside a step (and inside Utilise Funding), in the order the handbook uses them.
 STEP_SECTIONS: tuple[str, ...] = ("overview", "useful-tools", "practical-examples", "step-completion")

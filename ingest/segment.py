@@ -25,22 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.clean import BULLET, EMPTY_VOCABULARY, Vocabulary, clean_lines, reflow
+from ingest.handbook import FUNDING_TITLE, STEP_TITLES
 from ingest.records import Audience, Case, Checklist, ChecklistItem, Document, Line, Section
-
-#: Step titles as the handbook's journey diagram names them (``corpus/journey.yaml`` agrees).
-STEP_TITLES: dict[int, str] = {
-    1: "Why?",
-    2: "Assess Readiness",
-    3: "Identify Opportunities",
-    4: "Strategy & Action Plan",
-    5: "Implement Training",
-    6: "Identify Partners",
-    7: "Develop Trust & Projects",
-    8: "Implement Projects",
-    9: "Measure Success",
-    10: "Sustain the Networks",
-}
-FUNDING_TITLE = "Utilise Funding"
 
 SECTION_HEADINGS: dict[str, str] = {
     "OVERVIEW": "overview",

@@ -93,7 +93,7 @@ def test_no_html_is_rendered_anywhere_in_the_app() -> None:
 
 
 def test_journey_graph_has_forward_edges_and_labelled_loops() -> None:
-    from ingest.journey import default_journey
+    from assistant.journey import default_journey
 
     dot = journey_dot(default_journey(), current=4)
     assert "s4 -> s5 [penwidth=2" in dot

@@ -74,8 +74,12 @@ def test_every_shipped_dataset_is_valid_and_grounded(path: Path, corpus_text: st
     assert len({item.id for item in items}) == len(items)
     assert missing_evidence(items, corpus_text) == []
     for item in items:
-        if item.kind == "out_of_scope":
+        if item.kind == "out_of_scope" or item.expected_refusal:
             assert not item.evidence and not item.expected_parts, item.id
+        elif item.kind in ("situation", "neutral"):  # scored on the journey condition, not on passages
+            assert not item.evidence and (item.expected_condition is None) == (item.kind == "neutral"), item.id
+        elif item.kind == "multi_turn" and item.expected_next_step is not None:
+            assert not item.evidence, item.id
         elif item.kind != "adversarial":  # a false premise may have nothing to quote
             assert item.evidence and item.expected_parts, item.id
 

@@ -1,4 +1,4 @@
-"""Tests of the journey model (corpus/journey.yaml, ingest/journey.py) and the next-step logic."""
+"""Tests of the journey model (corpus/journey.yaml, assistant/journey.py) and the next-step logic."""
 
 from __future__ import annotations
 
@@ -13,16 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.nextstep import (
-    CONFIDENT,
-    Clarification,
-    NextStepProposal,
-    detect_condition,
-    infer_current_step,
-    is_next_step_question,
-    propose_next_step,
-)
-from ingest.journey import (
+from assistant.journey import (
     CHECKLIST_MET,
     JOURNEY_COMPLETE,
     Journey,
@@ -32,6 +23,15 @@ from ingest.journey import (
     load_journey,
     normalise_message,
     normalise_quote_text,
+)
+from assistant.nextstep import (
+    CONFIDENT,
+    Clarification,
+    NextStepProposal,
+    detect_condition,
+    infer_current_step,
+    is_next_step_question,
+    propose_next_step,
 )
 from ingest.records import Checklist, ChecklistItem
 

@@ -20,6 +20,7 @@ for name, value in (
 
 import streamlit as st  # noqa: E402
 
+from assistant.state import STEP_NUMBERS  # noqa: E402
 from ui import state  # noqa: E402
 from ui.components import guarded  # noqa: E402
 
@@ -32,10 +33,15 @@ def sidebar() -> None:
     """Role and current step: they feed every question and the Journey page."""
     state.apply_pending_sidebar()
     with st.sidebar:
-        st.selectbox("Your role", list(state.ROLES), format_func=state.ROLES.__getitem__, key=state.ROLE_KEY)
+        st.selectbox(
+            "Your role",
+            list(state.ROLE_LABELS),
+            format_func=state.ROLE_LABELS.__getitem__,
+            key=state.ROLE_KEY,
+        )
         st.selectbox(
             "Current step",
-            [state.NO_STEP, *range(1, 11)],
+            [state.NO_STEP, *STEP_NUMBERS],
             format_func=lambda n: f"Step {n}" if n else "None",
             key=state.STEP_KEY,
         )

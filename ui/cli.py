@@ -144,13 +144,14 @@ def _assistant(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _state(role: str | None, step: int | None):  # type: ignore[no-untyped-def]
-    from assistant.state import ConversationState
+    from assistant.state import ROLES, STEP_NUMBERS, ConversationState
 
-    roles = {"cluster_organisation", "policy_maker"}
-    if role is not None and role not in roles:
-        raise fail(f"unknown role {role!r}: use cluster_organisation or policy_maker", 2)
-    if step is not None and not 1 <= step <= 10:
-        raise fail(f"step {step} is not a step of the journey: use 1 to 10", 2)
+    if role is not None and role not in ROLES:
+        raise fail(f"unknown role {role!r}: use {' or '.join(ROLES)}", 2)
+    if step is not None and step not in STEP_NUMBERS:
+        raise fail(
+            f"step {step} is not a step of the journey: use {STEP_NUMBERS[0]} to {STEP_NUMBERS[-1]}", 2
+        )
     return ConversationState(role=role, current_step=step)  # type: ignore[arg-type]
 
 

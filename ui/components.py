@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 import streamlit as st
 
+from assistant.journey import Journey
 from assistant.state import Answer, Citation, NextStep
-from ingest.journey import Journey
 from ingest.records import Case
 
 log = logging.getLogger("handbook.ui")

@@ -14,18 +14,22 @@ from pydantic import BaseModel, Field, ValidationError
 from assistant.assistant import Assistant, IndexMissing
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
-from assistant.state import Answer, ConversationState, NextStep, Role
+from assistant.state import (
+    ROLE_NAMES,
+    ROLES,
+    Answer,
+    ConversationState,
+    NextStep,
+    Role,
+    StepNumber,
+)
 
 #: Session keys of the sidebar widgets (role and current step), read by every page.
 ROLE_KEY = "role"
 STEP_KEY = "current_step"
 # The sidebar stores "" for no role and 0 for no step: a selectbox shows None as "nothing chosen".
 NO_ROLE, NO_STEP = "", 0
-ROLES: dict[str, str] = {
-    NO_ROLE: "Not set",
-    "cluster_organisation": "Cluster organisation",
-    "policy_maker": "Policy maker",
-}
+ROLE_LABELS: dict[str, str] = {NO_ROLE: "Not set"} | {r: ROLE_NAMES[r][:-1].capitalize() for r in ROLES}
 #: Session keys of the Journey page's checklist checkboxes start with this.
 CHECKBOX_PREFIX = "tick-"
 _PENDING = "_pending_sidebar"
@@ -85,7 +89,7 @@ def feedback_store() -> FeedbackStore:
 def role() -> Role | None:
     """The role chosen in the sidebar."""
     value = st.session_state.get(ROLE_KEY)
-    return value if value in ("cluster_organisation", "policy_maker") else None
+    return value if value in ROLES else None
 
 
 def current_step() -> int | None:
@@ -202,7 +206,7 @@ class Progress(BaseModel):
 
     version: int = 1
     role: Role | None = None
-    current_step: int | None = Field(default=None, ge=1, le=10)
+    current_step: StepNumber | None = None
     # step -> ticks of the step's whole checklist (all roles), in the handbook's order
     checklists: dict[int, list[bool]] = Field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from evals.metrics.base import Metric, Sample, Score
 from evals.metrics.budget import AvgRetrievedChars
 from evals.metrics.cases import CaseRecall
 from evals.metrics.citations import CitationValidity
+from evals.metrics.conversation import AnswerEvidence, ConversationAccuracy
 from evals.metrics.evidence import EvidenceHit, MeanReciprocalRank
 from evals.metrics.groundedness import Groundedness
 from evals.metrics.latency import LatencyPercentile
@@ -23,6 +24,7 @@ from evals.metrics.next_step import NextStepAccuracy
 from evals.metrics.parts import PartAccuracy
 from evals.metrics.refusal import FalseRefusalRate, RefusalRecall
 from evals.metrics.similarity import ReferenceSimilarity, RougeL
+from evals.metrics.situation import SituationMisfires, SituationRecall
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -55,6 +57,10 @@ def all_metrics(embedder: Any, support_threshold: float) -> list[Metric]:
         NextStepAccuracy(),
         RefusalRecall(),
         FalseRefusalRate(),
+        AnswerEvidence(),
+        ConversationAccuracy(),
+        SituationRecall(),
+        SituationMisfires(),
         CitationValidity(),
         Groundedness(support_threshold),
         ReferenceSimilarity(embedder),

@@ -83,7 +83,7 @@ def step_panel(assistant: Assistant, number: int) -> None:
         st.caption("The handbook gives no checklist for this step.")
         return
     role = state.role()
-    who = state.ROLES[role].lower() if role else "all roles"
+    who = state.ROLE_LABELS[role].lower() if role else "all roles"
     st.markdown(f"**Step completion checklist** ({escape(who)})")
     checklist_boxes(number, checklist)
     if st.button("Step complete", key=f"complete-{number}", type="primary"):

@@ -19,10 +19,9 @@ from pydantic import (
     model_validator,
 )
 
+from ingest.handbook import STEP_NUMBERS
 from ingest.records import PARTS
 
-#: The step numbers of the journey.
-STEP_NUMBERS: tuple[int, ...] = tuple(range(1, 11))
 #: Condition of the forward transitions (a step's checklist is met).
 CHECKLIST_MET = "checklist_met"
 #: Condition of the onward transition from Step 10 (the journey starts again).
@@ -322,6 +321,13 @@ class Journey(_Model):
             if p.id == phase_id:
                 return p
         raise KeyError(f"no phase {phase_id!r}")
+
+    def transition_by_id(self, transition_id: str) -> Transition:
+        """The transition with this id (KeyError when there is none)."""
+        for t in self.transitions:
+            if t.id == transition_id:
+                return t
+        raise KeyError(f"no transition {transition_id!r} in the journey")
 
     def transitions_from(self, n: int) -> list[Transition]:
         """Transitions that leave step ``n``, in file order."""

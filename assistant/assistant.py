@@ -4,60 +4,68 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant import nextstep
 from assistant.compose import Sources, boilerplate, label, render, select_passages, sentences_of
-from assistant.followup import rewrite
+from assistant.cues import Cues, cues_at, default_cues_path
 from assistant.journey import Journey, default_journey_path, load_journey
+from assistant.reader import MAX_QUESTION, Reader, Reading, reader_from_setting
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
-from assistant.route import (
-    CASE_SUMMARY,
-    CaseInfo,
-    Reading,
-    case_index,
-    name_words,
-    names_case_number,
-    read_question,
-    unknown_names,
-    wants_next_step,
-)
+from assistant.route import CASE_SUMMARY, CaseInfo, case_index, name_words
 from assistant.settings import Settings
-from assistant.state import Answer, Citation, ConversationState, NextStep, RetrievedChunk, Turn
+from assistant.state import (
+    Answer,
+    Citation,
+    ConversationState,
+    NextStep,
+    RetrievedChunk,
+    Scope,
+    Topic,
+    Turn,
+    replay,
+)
 from assistant.text import terms, words
 from assistant.verify import quotable, verify
 from ingest.chunk import contextual_text
 from ingest.handbook import ROLE_NAMES, STEP_NUMBERS
 from ingest.records import Case, Checklist, ChecklistItem, Chunk
 
-MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
-_FALSE_PREMISE = re.compile(
-    r"\b(?:since|as|because|given that|if)\s+step\s*(\d{1,2})\s+(?:is|was|=|means|covers)\s+([^,.;?]+)", re.I
-)
-
-
 _CASE_LABEL = re.compile(
     r"^\s*(Description of case|The challenge to international cluster cooperation|Key lessons learned)\s*"
 )
+#: Why a message is refused, as the refusal says it ("… (it asks for a writing task) …").
+WRITING_TASK = "a writing task"
+AFTER_THE_HANDBOOK = "facts after the handbook was written (2012)"
 
 
-# Questions about the present or about years after the handbook (2012, looking ahead to 2014).
-_TIME_SENSITIVE = re.compile(
-    r"\b(20(1[5-9]|[2-9]\d))\b|\b(currently|latest|today|tonight|this (week|weekend|month|year)|right now)\b|"
-    # "the current rate" asks for today's value; "stay current on funding" does not.
-    r"\bcurrent\s+(?!(?:on|with|about|in|of|and|or|to|for)\b)\w",
-    re.I,
-)
-# "Does the handbook …", "in this guide": a question about the handbook's own content is in scope.
-_ABOUT_THE_HANDBOOK = re.compile(r"\bhandbook\b|\bthis (?:book|guide)\b", re.I)
-# "What is blockchain?", "Explain how X works": the term asked about is the first noun phrase.
-_DEFINITION = re.compile(
-    r"^\s*(?:what(?:'s| is| are)|who(?:'s| is| are| was)|explain|define|describe)\s+(?:how\s+)?"
-    r"(?:an?\s+|the\s+)?(?P<term>[\w-]+(?:\s+[\w-]+)?)",
-    re.I,
-)
+@dataclass(frozen=True)
+class Found:
+    """What retrieval found: the ranking, the best dense similarity, and a notice when degraded."""
+
+    ranked: list[Scored]
+    strength: float
+    degraded: str | None
+
+
+@dataclass
+class Shaped:
+    """The answer as it is being built: its lines and sources, and what it proposes or asks."""
+
+    intent: str
+    lines: list[str] = field(default_factory=list)
+    sources: Sources = field(default_factory=Sources)
+    proposal: NextStep | None = None
+    clarification: str | None = None
+    refused: bool = False
+    refusal_reason: str | None = None
+    missing: list[str] = field(default_factory=list)  # names in the question the handbook never mentions
+    notice: str | None = None
+    backend: str = "none"
+    text: str = ""
+    flagged: list[str] = field(default_factory=list)
 
 
 class IndexMissing(RuntimeError):
@@ -108,6 +116,11 @@ class Assistant:
             name_words(c.text for c in index.chunks),
             [(c.case_id, c.text) for c in index.chunks],
         )
+        cues_path = settings.corpus_dir / "cues.yaml"
+        self.cues: Cues = cues_at(cues_path if cues_path.exists() else default_cues_path())
+        self.reader: Reader = reader_from_setting(
+            settings.reader, journey, self.case_info, self.cues, self.idf
+        )
 
     @classmethod
     def from_settings(
@@ -155,7 +168,7 @@ class Assistant:
     # -- retrieval -------------------------------------------------------------------------
     def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Scored]:
         """Ranked chunks for a query (what the LangChain retriever and the evaluations use)."""
-        reading = read_question(query, self.journey, self.case_info, False)
+        reading = self.reader.read(query, ConversationState())
         ranked, _, _ = self.index.search(reading.query, k or self.settings.top_k, filters, reading.route)
         return ranked
 
@@ -175,178 +188,271 @@ class Assistant:
         self, turns: list[Turn], role: str | None = None, current_step: int | None = None
     ) -> ConversationState:
         """The state a conversation reaches: its user turns asked again in order (replies are recomputed)."""
-        state = ConversationState(role=role, current_step=current_step)  # type: ignore[arg-type]
-        for turn in turns:
-            if turn.role == "user":
-                state = self.ask(turn.content, state).state
-        # What the caller says (a UI choice) wins over what the replay inferred.
-        return state.model_copy(
-            update={"role": role or state.role, "current_step": current_step or state.current_step}
-        )
+        return replay(self.ask, turns, role, current_step)
 
     def stream(
         self, question: str, state: ConversationState | None = None, filters: Filters | None = None
     ) -> Iterator[str | Answer]:
-        """Yield answer tokens as an LLM produces them (none without one), then the final ``Answer``."""
+        """Yield answer tokens as an LLM produces them (none without one), then the final ``Answer``.
+
+        The stages: read → retrieve → shape → word (LLM) → verify → next state.
+        """
         started = time.perf_counter()
-        timings: dict[str, float] = {}
         state = (state or ConversationState()).model_copy(deep=True)
-        raw = (question or "").strip()
-        if not terms(raw[:MAX_QUESTION]) and not words(raw[:MAX_QUESTION]):
+        if not terms((question or "")[:MAX_QUESTION]) and not words((question or "")[:MAX_QUESTION]):
             text = "Please ask a question about the Cluster Internationalisation Handbook, for example: what does Step 6 involve?"
             yield Answer(question=question, text=text, state=state, intent="empty", timings_ms={"total": 0.0})
             return
-        raw = raw[:MAX_QUESTION]
-        follow = rewrite(raw, state)
-        role = follow.role or state.role
-        next_q = wants_next_step(follow.question, self.journey, at_step=state.current_step is not None)
-        reading = read_question(follow.question, self.journey, self.case_info, next_q)
-        route = reading.route
-        if follow.case and not route.cases:
-            route = Route(route.steps, (follow.case,), route.funding, route.audience, route.parts)
-        if state.scope_case and not route.cases and not route.steps:
-            # "Ask about this case": the conversation is about one case until the user names another.
-            route = Route(route.steps, (state.scope_case,), route.funding, route.audience, route.parts)
-            filters = filters or Filters.of(cases=[state.scope_case])
-            if reading.intent == "general" and CASE_SUMMARY.search(reading.query):
-                reading = replace(reading, intent="case")
-        role = route.audience or role
+        timings: dict[str, float] = {}
+        reading, filters = self._read(question, state, filters)
         timings["read_ms"] = _ms(started)
-
         t = time.perf_counter()
-        ranked, strength, degraded = self.index.search(
-            reading.query, self.settings.top_k, filters, route, prior_step=state.current_step
-        )
+        found = self._retrieve(reading, state, filters)
         timings["retrieve_ms"] = _ms(t)
-
         t = time.perf_counter()
-        sources = Sources()
-        proposal: NextStep | None = None
-        clarification: str | None = None
-        intent = reading.intent
-        lines: list[str] = []
+        shaped = self._shape(reading, found, state)
+        timings["compose_ms"] = _ms(t)
+        if self._wants_llm(shaped, found):
+            t = time.perf_counter()
+            shaped = yield from self._word(reading, found, shaped, state)
+            timings["llm_ms"] = _ms(t)
+        t = time.perf_counter()
+        shaped = self._verify(shaped, found)
+        timings["verify_ms"] = _ms(t)
+        state = self._next_state(state, reading, shaped)
+        timings["total_ms"] = _ms(started)
+        yield self._answer(question, reading, found, shaped, state, timings)
+
+    # -- stages ----------------------------------------------------------------------------------
+    def _read(
+        self, question: str, state: ConversationState, filters: Filters | None
+    ) -> tuple[Reading, Filters | None]:
+        """Read the message once; "Ask about this case" keeps the conversation on one case."""
+        reading = self.reader.read(question, state)
+        route = reading.route
+        if state.scope_case and not route.cases and not route.steps:
+            # The conversation is about one case until the user names another.
+            route = replace(route, cases=(state.scope_case,))
+            filters = filters or Filters.of(cases=[state.scope_case])
+            intent = reading.intent
+            if intent == "general" and CASE_SUMMARY.search(reading.query):
+                intent = "case"
+            reading = replace(reading, route=route, intent=intent)
+        return reading, filters
+
+    def _retrieve(self, reading: Reading, state: ConversationState, filters: Filters | None) -> Found:
+        """Rank the chunks for the reading's query, routed by what it names or points back at."""
+        ranked, strength, degraded = self.index.search(
+            reading.query, self.settings.top_k, filters, reading.route, prior_step=state.current_step
+        )
+        return Found(ranked, strength, degraded)
+
+    def _shape(self, reading: Reading, found: Found, state: ConversationState) -> Shaped:
+        """The answer's lines for what the reading asks: a next step, a checklist, a step, a case or passages."""
+        shaped = Shaped(intent=reading.intent, notice=found.degraded)
         correction = self._false_premise(reading.query)
         if correction:
-            lines.append(correction)
-        refused = False
-        if intent == "next_step":
-            # Earlier user turns say where the user is and what happened ("our project failed");
-            # the question itself often only asks "what now?".
-            context = " ".join([t.content for t in state.history if t.role == "user"][-2:] + [reading.query])
-            outcome = nextstep.propose_next_step(
-                self.journey, self.checklists, context, state.current_step, role, state.checklist_answers
+            shaped.lines.append(correction)
+        if shaped.intent in ("start", "context"):
+            self._shape_journey_start(reading, state, shaped)
+        if shaped.intent == "next_step":
+            self._shape_next_step(reading, state, shaped)
+        if shaped.intent == "checklist":
+            self._shape_checklist(reading, state, shaped)
+        if shaped.intent == "step" and reading.route.steps:
+            shaped.lines.extend(self._step_lines(reading.route.steps[0], shaped.sources))
+        if shaped.intent == "case" and reading.route.cases:
+            shaped.lines.extend(
+                self._case_lines(reading.route.cases[0], reading, found.ranked, shaped.sources)
             )
-            if isinstance(outcome, nextstep.Clarification):
-                clarification = outcome.question
-                lines.append(outcome.question)
-            elif outcome is not None:
-                proposal, proposal_lines = self._proposal(outcome, role, sources)
-                lines.extend(proposal_lines)
+        if shaped.intent == "general" or (shaped.intent == "case" and not reading.route.cases):
+            self._shape_passages(reading, found, shaped)
+        return shaped
+
+    def _shape_next_step(self, reading: Reading, state: ConversationState, shaped: Shaped) -> None:
+        """Where the journey goes next for the situation told, or one question asking where the user is."""
+        outcome = nextstep.propose_next_step(
+            self.journey,
+            self.checklists,
+            reading.situation,
+            state.current_step,
+            reading.role,
+            state.checklist_answers,
+        )
+        if isinstance(outcome, nextstep.Clarification):
+            shaped.clarification = outcome.question
+            shaped.lines.append(outcome.question)
+        elif outcome is not None:
+            shaped.proposal, proposal_lines = self._proposal(outcome, reading.role, shaped.sources)
+            shaped.lines.extend(proposal_lines)
+        else:
+            shaped.intent = "general"
+
+    def _shape_checklist(self, reading: Reading, state: ConversationState, shaped: Shaped) -> None:
+        """The checklist of the step asked about (or the one the user is at), for the user's role."""
+        step = self._checklist_step(reading.query, reading.route) or state.current_step
+        if step is None and reading.route.funding and self.funding_checklist:
+            shaped.lines.extend(
+                self._checklist_lines(self.funding_checklist, reading.role, shaped.sources, "Utilise Funding")
+            )
+        elif step is None:
+            guess, confidence = nextstep.infer_current_step(self.journey, reading.query)
+            if guess is not None and confidence >= 0.6:
+                step = guess
             else:
-                intent = "general"
-        if intent == "checklist":
-            step = self._checklist_step(reading.query, route) or state.current_step
-            if step is None and route.funding and self.funding_checklist:
-                lines.extend(self._checklist_lines(self.funding_checklist, role, sources, "Utilise Funding"))
-            elif step is None:
-                guess, confidence = nextstep.infer_current_step(self.journey, reading.query)
-                if guess is not None and confidence >= 0.6:
-                    step = guess
-                else:
-                    clarification = "Which step's checklist do you mean? Tell me the step (1–10) you are on."
-                    lines.append(clarification)
-            if step is not None and step in self.checklists:
-                lines.extend(self._checklist_lines(self.checklists[step], role, sources))
-        if intent == "step" and route.steps:
-            lines.extend(self._step_lines(route.steps[0], sources))
-        if intent == "case" and route.cases:
-            lines.extend(self._case_lines(route.cases[0], reading, ranked, sources))
-        missing: list[str] = []  # names in the question the handbook never mentions
-        if intent == "general" or (intent == "case" and not route.cases):
-            missing = unknown_names(reading.query, self.idf)
-            # A step, Utilise Funding or a case number is an explicit reference: answer it. A case found
-            # by its title words ("a dark office" -> the Liaison Office case) may be a coincidence.
-            named = bool(route.steps or route.funding or (route.cases and names_case_number(reading.query)))
-            # With the vector store unreachable there is no similarity to judge coverage by: answer.
-            out_of_scope = degraded is None and self._out_of_scope(reading.query, strength, missing)
-            if not reading.query.strip() or (not named and out_of_scope):
-                refused = True
-            else:
-                passages = select_passages(
-                    reading.query, ranked, self.idf, self.settings.answer_sentences, skip=self.boilerplate
+                shaped.clarification = (
+                    "Which step's checklist do you mean? Tell me the step (1–10) you are on."
                 )
-                passages = [p for p in passages if quotable(p.text)]  # never quote instructions
-                lines.append(render(passages, sources))
-        timings["compose_ms"] = _ms(t)
+                shaped.lines.append(shaped.clarification)
+        if step is not None and step in self.checklists:
+            shaped.lines.extend(self._checklist_lines(self.checklists[step], reading.role, shaped.sources))
 
-        text = "\n".join(x for x in lines if x)
-        notice: str | None = degraded
-        backend = "none"
-        if self.chat_model is not None and not refused and intent in ("general", "case", "step") and ranked:
-            from assistant.llm import LLMFailure, generate
+    def _shape_passages(self, reading: Reading, found: Found, shaped: Shaped) -> None:
+        """Quote the passages that answer the question, or refuse when the handbook does not cover it."""
+        shaped.missing = list(reading.unknown_names)
+        # With the vector store unreachable there is no similarity to judge coverage by: answer.
+        why = None if found.degraded is not None else self._uncovered(reading, found.strength)
+        if not reading.query.strip() or (why and (not reading.named or why == WRITING_TASK)):
+            shaped.refused, shaped.refusal_reason = True, why
+            return
+        passages = select_passages(
+            reading.query,
+            found.ranked,
+            self.idf,
+            self.settings.answer_sentences,
+            skip=self.boilerplate,
+            lead=_entity_pattern(reading.entity),
+        )
+        passages = [p for p in passages if quotable(p.text)]  # never quote instructions
+        shaped.lines.append(render(passages, shaped.sources))
 
-            t = time.perf_counter()
-            try:
-                llm_sources = Sources()
-                for scored in ranked[:5]:
-                    llm_sources.cite(scored.chunk, "")
-                produced: list[str] = []
-                for token in generate(
-                    self.chat_model, reading.query, llm_sources.order, state, self.settings.llm_timeout
-                ):
-                    produced.append(token)
-                    yield token
-                checked = verify("".join(produced), llm_sources.texts(), self.settings.support_threshold)
-                if checked.text.strip():
-                    text, sources, backend = _renumber(checked.text, llm_sources, checked.used)
-                    if checked.removed:
-                        notice = f"{len(checked.removed)} unsupported sentence(s) were removed from the model's answer."
-                else:
-                    notice = "The language model's answer could not be verified against the handbook; showing the extractive answer."
-            except LLMFailure as exc:
-                notice = f"The language model is unavailable ({exc}); showing the extractive answer."
-            timings["llm_ms"] = _ms(t)
+    def _shape_journey_start(self, reading: Reading, state: ConversationState, shaped: Shaped) -> None:
+        """Where the journey begins (Step 1), or a note of who and where the user said they are."""
+        if shaped.intent == "context":
+            shaped.lines.append(self._noted(reading, state))
+            return
+        start = self.journey.start
+        chunk = self._find_chunk(start.quote)
+        shaped.proposal = NextStep(
+            step=start.step,
+            title=self.journey.step(start.step).title,
+            reason=start.reason,
+            quote=start.quote,
+            kind="start",
+            transition_id="journey-start",
+        )
+        shaped.lines.extend([f"Start here: {self.journey.step(start.step).label}.", start.reason])
+        if chunk is not None:
+            quote = self._quote_sentence(chunk, start.quote)
+            shaped.lines.append(f"The handbook: “{quote}” [{shaped.sources.cite(chunk, quote)}]")
+        shaped.lines.append(self._journey_overview())
+        shaped.lines.extend(self._step_lines(start.step, shaped.sources, sentences=2)[1:])
 
-        t = time.perf_counter()
-        given = {i: contextual_text(c) for i, c in enumerate(sources.order, start=1)}
-        final = verify(text, given, self.settings.support_threshold, allow_uncited=backend == "none")
-        timings["verify_ms"] = _ms(t)
-        flagged = final.removed
-        text = final.text
-        if not refused and not text.strip() and not clarification:
-            refused = True
-        if refused:
-            text = self._refusal(ranked)
-            sources = Sources()
-        citations = self._citations(sources)
-        if intent in ("checklist", "case", "next_step", "step"):
-            # The chunks an answer shape was built from were found by metadata: they lead the ranking.
-            shaped = [Scored(c, ranked[0].score + 1.0 if ranked else 1.0) for c in sources.order]
-            ids = {c.chunk_id for c in sources.order}
-            ranked = (shaped + [r for r in ranked if r.chunk.chunk_id not in ids])[
-                : max(self.settings.top_k, len(shaped))
-            ]
-        if intent == "general" and not refused and missing:
+    def _journey_overview(self) -> str:
+        """The ten steps in order, from the journey model."""
+        return "The ten steps: " + " → ".join(f"{s.number}. {s.title}" for s in self.journey.steps) + "."
+
+    def _noted(self, reading: Reading, state: ConversationState) -> str:
+        """What the assistant took from a statement about the user, and what to ask next."""
+        told: list[str] = []
+        if reading.role_source == "said" and reading.kept_role:
+            told.append(f"you speak for {ROLE_NAMES[reading.kept_role]}")
+        step, _ = nextstep.infer_current_step(self.journey, reading.message)
+        if step is not None:
+            told.append(f"you are at {self.journey.step(step).label}")
+        said = "Noted: " + " and ".join(told) + "." if told else "Noted."
+        return (
+            f"{said} Ask me what to do next, about a step, its checklist or a case study; "
+            "you can correct your role and step in the sidebar."
+        )
+
+    def _wants_llm(self, shaped: Shaped, found: Found) -> bool:
+        return (
+            self.chat_model is not None
+            and not shaped.refused
+            and shaped.intent in ("general", "case", "step")
+            and bool(found.ranked)
+        )
+
+    def _word(
+        self, reading: Reading, found: Found, shaped: Shaped, state: ConversationState
+    ) -> Generator[str, None, Shaped]:
+        """Let the LLM word the answer from the top passages, streaming its tokens; keep what verifies."""
+        from assistant.llm import LLMFailure, generate
+
+        try:
+            llm_sources = Sources()
+            for scored in found.ranked[:5]:
+                llm_sources.cite(scored.chunk, "")
+            produced: list[str] = []
+            for token in generate(
+                self.chat_model, reading.query, llm_sources.order, state, self.settings.llm_timeout
+            ):
+                produced.append(token)
+                yield token
+            checked = verify("".join(produced), llm_sources.texts(), self.settings.support_threshold)
+            if checked.text.strip():
+                text, sources, backend = _renumber(checked.text, llm_sources, checked.used)
+                shaped.lines, shaped.sources, shaped.backend = [text], sources, backend
+                if checked.removed:
+                    shaped.notice = f"{len(checked.removed)} unsupported sentence(s) were removed from the model's answer."
+            else:
+                shaped.notice = "The language model's answer could not be verified against the handbook; showing the extractive answer."
+        except LLMFailure as exc:
+            shaped.notice = f"The language model is unavailable ({exc}); showing the extractive answer."
+        return shaped
+
+    def _verify(self, shaped: Shaped, found: Found) -> Shaped:
+        """Keep only sentences whose citation supports them; an answer with nothing left is a refusal."""
+        text = "\n".join(x for x in shaped.lines if x)
+        given = {i: contextual_text(c) for i, c in enumerate(shaped.sources.order, start=1)}
+        final = verify(text, given, self.settings.support_threshold, allow_uncited=shaped.backend == "none")
+        shaped.flagged, shaped.text = final.removed, final.text
+        if not shaped.refused and not shaped.text.strip() and not shaped.clarification:
+            shaped.refused = True
+        if shaped.refused:
+            shaped.text = self._refusal(found.ranked, shaped.refusal_reason)
+            shaped.sources = Sources()
+        if shaped.intent == "general" and not shaped.refused and shaped.missing:
             uncovered = (
-                f"The handbook never mentions {', '.join(missing)}: "
+                f"The handbook never mentions {', '.join(shaped.missing)}: "
                 "this answer is what it says about the rest of the question."
             )
-            notice = f"{notice} {uncovered}" if notice else uncovered
-        state = self._next_state(state, reading, follow.question, raw, text, role, route, proposal)
-        timings["total_ms"] = _ms(started)
-        yield Answer(
+            shaped.notice = f"{shaped.notice} {uncovered}" if shaped.notice else uncovered
+        return shaped
+
+    def _answer(
+        self,
+        question: str,
+        reading: Reading,
+        found: Found,
+        shaped: Shaped,
+        state: ConversationState,
+        timings: dict[str, float],
+    ) -> Answer:
+        """The final answer: text, citations, the ranking shown, the next step and the new state."""
+        ranked = found.ranked
+        if shaped.intent in ("checklist", "case", "next_step", "step", "start"):
+            # The chunks an answer shape was built from were found by metadata: they lead the ranking.
+            shown = [Scored(c, ranked[0].score + 1.0 if ranked else 1.0) for c in shaped.sources.order]
+            ids = {c.chunk_id for c in shaped.sources.order}
+            ranked = (shown + [r for r in ranked if r.chunk.chunk_id not in ids])[
+                : max(self.settings.top_k, len(shown))
+            ]
+        return Answer(
             question=question,
-            text=text,
-            citations=citations,
+            text=shaped.text,
+            citations=self._citations(shaped.sources),
             retrieved=[_retrieved(s) for s in ranked],
-            refused=refused,
-            next_step=proposal,
-            clarification=clarification,
-            intent=intent,
-            notice=notice,
-            backend=backend,
-            rewritten_question=follow.question if follow.followup else None,
-            flagged_sentences=flagged,
+            refused=shaped.refused,
+            next_step=shaped.proposal,
+            clarification=shaped.clarification,
+            intent=shaped.intent,
+            notice=shaped.notice,
+            backend=shaped.backend,
+            rewritten_question=reading.query if reading.followup else None,
+            scope=Scope(covered=not shaped.refused, reason=shaped.refusal_reason if shaped.refused else None),
+            flagged_sentences=shaped.flagged,
             timings_ms=timings,
             state=state,
         )
@@ -491,7 +597,7 @@ class Assistant:
 
     def _false_premise(self, query: str) -> str | None:
         """Correct "since Step 1 is Implement Projects …" from the journey model, with a citation."""
-        m = _FALSE_PREMISE.search(query)
+        m = self.cues.scope.false_premise.search(query)
         if not m:
             return None
         named = int(m.group(1))
@@ -503,61 +609,61 @@ class Assistant:
         # The correction comes from the journey model, not from a passage: it is framing, not a citation.
         return text
 
-    def _out_of_scope(self, query: str, strength: float, names: list[str]) -> bool:
-        """Weak evidence: refuse rather than answer from unrelated passages.
+    def _uncovered(self, reading: Reading, strength: float) -> str | None:
+        """Why the handbook does not cover a message, in words a user understands; None when it does.
 
-        ``names``: what the question names that the handbook never mentions (``unknown_names``).
-        Calibrated on the out-of-scope and in-scope items of the gold and held-out sets. A question
-        is outside the handbook when:
-        1. nothing is even loosely similar (``refusal_floor``);
-        2. it names a product, place or organisation the handbook never mentions ("Python", "GDPR",
+        Taken on the message itself with its references resolved (``scope_query``), never inherited
+        from the conversation. Calibrated on the out-of-scope and in-scope items of the gold and
+        held-out sets. A message is outside the handbook when:
+        1. it asks for a writing task (an email, a job ad): the handbook advises, it writes nothing;
+        2. nothing is even loosely similar (``refusal_floor``);
+        3. it names a product, place or organisation the handbook never mentions ("Python", "GDPR",
            "HubSpot"), or asks what a term it never uses means ("What is blockchain?"), and nothing
            is closely similar (``refusal_named_threshold``), unless it asks about the handbook
-           itself ("is there a Spanish body in the handbook's links?"); or it names one and asks
-           about current or post-2014 facts (the handbook dates from 2012);
-        3. most of its weight is in words the handbook never uses and the best similarity is very
+           itself; or it names one and asks about current or post-2014 facts (the handbook dates
+           from 2012);
+        4. most of its weight is in words the handbook never uses and the best similarity is very
            low (``refusal_threshold``): only very low, because everyday paraphrases of the
            handbook's advice also use words it never uses; or
-        4. it asks about current or post-2014 facts (the handbook dates from 2012) and nothing is
-           closely similar.
+        5. it asks about current or post-2014 facts and nothing is closely similar.
         """
-        s = self.settings
+        s, query, signals = self.settings, reading.scope_query, reading.scope_signals
+        names = reading.unknown_names
+        if "writing_task" in signals:
+            return WRITING_TASK
         q_terms = set(terms(query))
         if not q_terms or strength < s.refusal_floor:
-            return True
-        about_the_handbook = _ABOUT_THE_HANDBOOK.search(query) is not None
-        if (
-            strength < s.refusal_named_threshold
-            and not about_the_handbook
-            and (names or self._unknown_term(query))
-        ):
-            return True
-        time_sensitive = _TIME_SENSITIVE.search(query) is not None
+            return "a topic the handbook does not discuss"
+        time_sensitive = "time_sensitive" in signals
+        named_unknown = bool(names) or self._unknown_term(query)
+        if strength < s.refusal_named_threshold and "about_the_handbook" not in signals and named_unknown:
+            return "something the handbook never mentions"
         # "How did Brexit change … after 2020?": two signs of a topic after the handbook's time.
         if time_sensitive and names:
-            return True
+            return AFTER_THE_HANDBOOK
         unknown_weight = max(self.idf.values(), default=1.0)
         weights = {t: self.idf.get(t, unknown_weight) for t in q_terms}
         unknown = sum(w for t, w in weights.items() if t not in self.idf) / sum(weights.values())
         if strength < s.refusal_threshold and unknown >= s.refusal_unknown_share:
-            return True
-        return time_sensitive and strength < s.refusal_time_threshold
+            return "a topic the handbook does not discuss"
+        return AFTER_THE_HANDBOOK if time_sensitive and strength < s.refusal_time_threshold else None
 
     def _unknown_term(self, query: str) -> bool:
         """A definition question ("What is blockchain?") about a term the handbook never uses."""
-        m = _DEFINITION.match(query)
+        m = self.cues.scope.definition.match(query)
         asked = terms(m.group("term")) if m else []
         return bool(asked) and not any(t in self.idf for t in asked)
 
-    def _refusal(self, ranked: list[Scored]) -> str:
+    def _refusal(self, ranked: list[Scored], reason: str | None) -> str:
         topics: list[str] = []
         for scored in ranked[:5]:
             topic = scored.chunk.heading_path[0] if scored.chunk.heading_path else scored.chunk.part
             if topic not in topics:
                 topics.append(topic)
         nearest = "; ".join(topics[:3]) or "the ten steps of the Internationalisation Journey"
+        why = f" (it asks for {reason})" if reason else ""
         return (
-            "The handbook does not cover this question, so I cannot answer it from the handbook. "
+            f"The handbook does not cover this question{why}, so I cannot answer it from the handbook. "
             f"The nearest topics it does cover: {nearest}."
         )
 
@@ -568,34 +674,60 @@ class Assistant:
             out.append(Citation(n=n, quote=quote, case_title=chunk.case_title, **_locator(chunk)))
         return out
 
-    def _next_state(
-        self,
-        state: ConversationState,
-        reading: Reading,
-        standalone: str,
-        raw: str,
-        text: str,
-        role: str | None,
-        route: Route,
-        proposal: NextStep | None,
-    ) -> ConversationState:
-        state.history.extend([Turn(role="user", content=raw), Turn(role="assistant", content=text)])
-        state.last_question = standalone
+    def _next_state(self, state: ConversationState, reading: Reading, shaped: Shaped) -> ConversationState:
+        """The conversation after this answer: its turns, topic, who the user is and where they are."""
+        state.history.extend(
+            [Turn(role="user", content=reading.message), Turn(role="assistant", content=shaped.text)]
+        )
+        state.last_question = reading.query
         state.last_intent = reading.intent
+        route, proposal = reading.route, shaped.proposal
         if route.steps:
             state.last_steps = list(route.steps)
         if route.cases:
             state.last_case = route.cases[0]
-        if role in ROLE_NAMES and state.role is None:
-            state.role = role  # type: ignore[assignment]
+        if not shaped.refused:
+            state.topic = self._topic(reading, shaped)
+        if reading.kept_role in ROLE_NAMES:
+            state.role, state.role_source = reading.kept_role, reading.role_source  # type: ignore[assignment]
         if proposal is not None and proposal.from_step:
-            state.current_step = proposal.from_step
-        elif proposal is None and not raw.rstrip().endswith("?"):
+            state.current_step, state.step_source = proposal.from_step, "inferred"
+        elif proposal is None and not reading.message.rstrip().endswith("?"):
             # A statement about the user's situation ("we are building trust with …") places them.
-            step, confidence = nextstep.infer_current_step(self.journey, raw)
+            step, confidence = nextstep.infer_current_step(self.journey, reading.message)
             if step is not None and confidence >= nextstep.CONFIDENT:
                 state.current_step = step
+                state.step_source = "said" if confidence >= 1.0 else "inferred"
         return state
+
+    def _topic(self, reading: Reading, shaped: Shaped) -> Topic:
+        """What this answer was about: from what the message named, else from its first source."""
+        route, first = reading.route, shaped.sources.order[0] if shaped.sources.order else None
+        case = route.cases[0] if route.cases else None
+        if case is None and first is not None and reading.intent == "general":
+            case = first.case_id
+        steps = list(route.steps) or ([first.step] if first is not None and first.step else [])
+        if shaped.proposal is not None:
+            steps = [shaped.proposal.step]
+        entity = reading.entity or (("case", f"case {case}") if case else None)
+        return Topic(
+            question=reading.query,
+            steps=steps,
+            case=case,
+            case_title=self.cases[case].title if case in self.cases else None,
+            part=route.parts[0] if route.parts else (first.part if first is not None else None),
+            section=first.section if first is not None else None,
+            entity=entity[1] if entity else None,
+            entity_kind=entity[0] if entity else ("checklist" if reading.intent == "checklist" else None),
+        )
+
+
+def _entity_pattern(entity: tuple[str, str] | None) -> re.Pattern[str] | None:
+    """How the handbook writes a Tube Map line a question names: "Line (Dark Blue)" or "Networks Line"."""
+    if entity is None or entity[0] != "tube_line":
+        return None
+    name = r"\s+".join(re.escape(w) for w in entity[1].split()[:-1])
+    return re.compile(rf"\(\s*{name}\s*\)|\b{name}\s+line\b", re.I) if name else None
 
 
 def _document_frequency(chunks: list[Chunk], tokenize: Callable[[str], list[str]]) -> dict[str, int]:

@@ -160,8 +160,12 @@ def select_passages(
     limit: int,
     max_chunks: int = 5,
     skip: frozenset[str] = frozenset(),
+    lead: re.Pattern[str] | None = None,
 ) -> list[Passage]:
-    """The sentences of the top chunks that best answer ``question``, in reading order (none of ``skip``)."""
+    """The sentences of the top chunks that best answer ``question``, in reading order (none of ``skip``).
+
+    ``lead``: what the sentence about the thing asked about says ("Line (Dark Blue)"); it leads.
+    """
     q_terms = set(terms(question))
     q_weight = sum(idf.get(t, 1.0) for t in q_terms) or 1.0
     wanted = answer_type(question)
@@ -194,6 +198,7 @@ def select_passages(
             length_penalty = 0.05 * math.log1p(max(0, len(stripped) - 250) / 100)
             # "How long …?" is answered by a sentence with a duration even when it shares few words.
             typed = ANSWER_TYPE_BONUS if wanted and wanted.search(stripped) else 0.0
+            typed += ANSWER_TYPE_BONUS if lead and lead.search(stripped) else 0.0
             candidates.append(
                 Passage(scored.chunk, stripped, rank, position, coverage + prior + typed - length_penalty)
             )
@@ -212,6 +217,7 @@ def select_passages(
     return sorted(
         chosen,
         key=lambda p: (
+            not (lead and lead.search(p.text)),
             not (wanted and wanted.search(p.text)),
             first_rank[p.chunk.chunk_id],
             p.position,

@@ -278,6 +278,15 @@ class Theme(_Model):
     aliases: Aliases
 
 
+class Start(_Model):
+    """Where the journey begins for a newcomer, why, and the handbook sentence that says so."""
+
+    step: int
+    part: Part
+    reason: str
+    quote: str
+
+
 class Transition(_Model):
     """A move from a step to a step under a condition, with the handbook sentence that states it."""
 
@@ -297,6 +306,7 @@ class Journey(_Model):
     phases: list[Phase]
     steps: list[Step]
     theme: Theme
+    start: Start
     conditions: dict[str, str]
     next_step_questions: Patterns
     transitions: list[Transition]
@@ -306,6 +316,8 @@ class Journey(_Model):
         _check_steps_and_phases(self.steps, self.phases)
         _check_aliases(self.steps, self.theme)
         _check_transitions(self.transitions, self.conditions)
+        if self.start.step not in STEP_NUMBERS:
+            raise ValueError(f"start: step {self.start.step} is not a step of the journey")
         return self
 
     def step(self, n: int) -> Step:
@@ -455,6 +467,7 @@ def quoted_passages(journey: Journey) -> list[tuple[str, str]]:
         *((f"phase {p.id!r}", p.quote) for p in journey.phases),
         *((f"step {s.number} completion", s.completion) for s in journey.steps),
         (f"theme {journey.theme.id!r}", journey.theme.quote),
+        ("start", journey.start.quote),
         *((f"transition {t.id!r}", t.quote) for t in journey.transitions),
     ]
 

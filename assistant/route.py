@@ -59,6 +59,7 @@ _CHECKLIST = re.compile(
     r"ready to (move|proceed|go)|(questions|criteria) (should|must|do) (we|i)|"
     r"what (do|should|must) (we|i) (need to )?(have )?(done|completed|achieved)|"
     r"\bbefore (leaving|we leave|i leave|moving on|completing|finishing|closing)\b|\bchecks? before\b|"
+    r"\bbefore (we|i) (can )?(finish|complete|close|wrap up)\b|\bwhat (should|must|needs to) be in place\b|"
     r"\b(what|which) (should|must|do|does) (\w+ ){0,3}(check|tick|answer)\b",
     re.I,
 )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The readers the ``reader`` setting can name (assistant/reader.py builds them).
+READERS: tuple[str, ...] = ("rules",)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +60,19 @@ class Settings(BaseSettings):
         default=0.1, ge=0, description="Prior for chunks of the user's current step."
     )
 
-    # Answers
+    # Reading and answers
+    reader: str = Field(
+        default="rules", description="How messages are read: rules (cue lists in corpus/cues.yaml)."
+    )
+
+    @field_validator("reader")
+    @classmethod
+    def _known_reader(cls, value: str) -> str:
+        """An unknown reader is an error that lists the valid ones."""
+        if value not in READERS:
+            raise ValueError(f"unknown reader {value!r}: use one of {', '.join(READERS)}")
+        return value
+
     llm: str = Field(
         default="none", description="none | ollama:<model> | openai:<model> | llamacpp:<gguf> | hf:<path>"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -19,6 +20,24 @@ class Turn(BaseModel):
     content: str
 
 
+#: Where the role or the current step came from: said in this message, said earlier in the
+#: conversation, inferred from what the user told, or chosen in the UI.
+Source = Literal["said", "earlier", "inferred", "ui"]
+
+
+class Topic(BaseModel):
+    """What an answer was about, so that the next message can point back at it."""
+
+    question: str  # the standalone question the answer answered
+    steps: list[int] = Field(default_factory=list)
+    case: str | None = None
+    case_title: str | None = None
+    part: str | None = None
+    section: str | None = None
+    entity: str | None = None  # a named thing it was about: "dark blue line"
+    entity_kind: str | None = None  # tube_line | case | checklist | step | funding
+
+
 class ConversationState(BaseModel):
     """What the assistant knows about the conversation; ``ask`` returns the updated copy in the answer."""
 
@@ -31,6 +50,9 @@ class ConversationState(BaseModel):
     last_steps: list[int] = Field(default_factory=list)
     last_case: str | None = None
     last_intent: str | None = None
+    topic: Topic | None = None
+    role_source: Source | None = None
+    step_source: Source | None = None
 
 
 class Citation(BaseModel):
@@ -91,6 +113,14 @@ class Choice(BaseModel):
     label: str
 
 
+class Scope(BaseModel):
+    """Whether the handbook covers a message, and why not in a word a user understands."""
+
+    covered: bool
+    reason: str | None = None  # e.g. "a writing task", "a name the handbook never mentions"
+    margin: float | None = None
+
+
 class Answer(BaseModel):
     """What ``Assistant.ask`` returns; ``handbook ask --json`` prints exactly this."""
 
@@ -106,6 +136,24 @@ class Answer(BaseModel):
     notice: str | None = None
     backend: str = "none"
     rewritten_question: str | None = None
+    scope: Scope | None = None
     flagged_sentences: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     state: ConversationState = Field(default_factory=ConversationState)
+
+
+def replay(
+    ask: Callable[[str, ConversationState], Answer],
+    turns: list[Turn],
+    role: str | None = None,
+    current_step: int | None = None,
+) -> ConversationState:
+    """The state a conversation reaches when its user turns are asked again in order through ``ask``."""
+    state = ConversationState(role=role, current_step=current_step)  # type: ignore[arg-type]
+    for turn in turns:
+        if turn.role == "user":
+            state = ask(turn.content, state).state
+    # What the caller says (a UI choice, an item's role and step) wins over what the replay inferred.
+    return state.model_copy(
+        update={"role": role or state.role, "current_step": current_step or state.current_step}
+    )

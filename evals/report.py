@@ -40,6 +40,8 @@ ITEM_PASS_RULE = (
     "chunk's part is an expected part (items with expected parts); every expected case is among the "
     "top-5 chunks' or the citations' cases (items with expected cases); the proposed next step is the "
     "expected one (items with an expected next step); the answer is a refusal (out_of_scope items); "
+    "a conversation's last answer meets its expectation (multi_turn items); a told situation's condition is "
+    "proposed or offered (situation items) and none is where nothing was told (neutral items); "
     "every citation quotes its chunk and its chunk is among the retrieved chunks (items with citations); "
     "and the assistant raised no error."
 )
@@ -55,6 +57,10 @@ SHORT: dict[str, str] = {
     "next_step_accuracy": "next",
     "refusal_recall": "refused",
     "false_refusal_rate": "false ref.",
+    "answer_evidence": "ans. evid.",
+    "conversation_accuracy": "convers.",
+    "situation_recall": "situation",
+    "situation_misfires": "misfires",
     "citation_validity": "cit. valid",
     "groundedness": "grounded",
     "reference_similarity": "ref. sim",

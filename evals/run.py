@@ -28,7 +28,7 @@ from typing import Any
 
 from assistant.assistant import Assistant
 from assistant.settings import Settings
-from assistant.state import Answer, Turn
+from assistant.state import Answer, Turn, replay
 from assistant.verify import SUPPORT_METHOD
 from evals import baselines as baseline_mod
 from evals.dataset import KINDS, PARTS, PERSONAS, GoldItem, dataset_sha256, load_dataset
@@ -80,7 +80,7 @@ def ask_item(assistant: Assistant, item: GoldItem) -> Answered:
     try:
         # The assistant's own replies are produced again, as in a real chat; the item's role and step win.
         turns = [Turn(role=t.role, content=t.content) for t in item.history]
-        state = assistant.replay(turns, item.role, item.current_step)
+        state = replay(assistant.ask, turns, item.role, item.current_step)
         started = time.perf_counter()
         answer = assistant.ask(item.question, state)
         wall = (time.perf_counter() - started) * 1000

@@ -1,0 +1,110 @@
+"""The reader's cue lists: ``corpus/cues.yaml`` loaded, compiled and validated once."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+Pattern = re.Pattern[str]
+
+
+class CueError(ValueError):
+    """The cue file is unreadable, or a cue is missing or does not compile."""
+
+
+def _compile(value: Any) -> Pattern:
+    """One pattern, or a list of alternatives joined into one, case-insensitive."""
+    if isinstance(value, re.Pattern):
+        return value
+    parts = value if isinstance(value, list) else [value]
+    if not parts or not all(isinstance(p, str) and p for p in parts):
+        raise ValueError("must be a regular expression or a list of them")
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
+    except re.error as exc:
+        raise ValueError(f"does not compile ({exc})") from exc
+
+
+class _Cues(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class FollowupCues(_Cues):
+    """How a message leans on the turn before it."""
+
+    role: Pattern
+    next: Pattern
+    previous: Pattern
+    that_case: Pattern
+    more: Pattern
+    leading: Pattern
+    references: Pattern
+    another_one: Pattern
+    entities: dict[str, Pattern]
+
+    _patterns = field_validator("*", mode="before")(lambda v: _compile_all(v))
+
+
+class ScopeCues(_Cues):
+    """Signs that a message asks for what the handbook cannot give."""
+
+    writing_task: Pattern
+    time_sensitive: Pattern
+    about_the_handbook: Pattern
+    definition: Pattern
+    false_premise: Pattern
+
+    _patterns = field_validator("*", mode="before")(lambda v: _compile_all(v))
+
+
+class Cues(_Cues):
+    """Every cue list of the reader."""
+
+    followup: FollowupCues
+    roles: dict[str, Pattern]
+    start: Pattern
+    self_introduction: Pattern
+    scope: ScopeCues
+
+    @field_validator("roles", "start", "self_introduction", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any) -> Any:
+        return _compile_all(value)
+
+
+def _compile_all(value: Any) -> Any:
+    """Compile a pattern, a list of alternatives, or a mapping of them (nested models pass through)."""
+    if isinstance(value, dict):
+        return {k: _compile(v) for k, v in value.items()}
+    if isinstance(value, (str, list, re.Pattern)):
+        return _compile(value)
+    return value
+
+
+def load_cues(path: Path) -> Cues:
+    """Load and compile a cue file; a problem raises CueError naming the cue."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Cues.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise CueError(f"{path.name}: cannot read ({exc})") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(x) for x in error["loc"])
+        raise CueError(f"{path.name}: cue '{where}': {error['msg'].removeprefix('Value error, ')}") from exc
+
+
+def default_cues_path() -> Path:
+    """corpus/cues.yaml in this repository."""
+    return Path(__file__).resolve().parents[1] / "corpus" / "cues.yaml"
+
+
+@lru_cache(maxsize=4)
+def cues_at(path: Path) -> Cues:
+    """The cues of a file, loaded once per process."""
+    return load_cues(path)

@@ -1,0 +1,267 @@
+"""Read a message once, in the light of the conversation: one typed ``Reading`` for every later stage.
+
+The reader sits behind a small interface (``Reader``) chosen by the ``reader`` setting, like the LLM
+backends; ``rules`` reads with the cue lists of ``corpus/cues.yaml`` and the journey model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from assistant import route as routing
+from assistant.cues import Cues
+from assistant.journey import Journey
+from assistant.retrieve import Route
+from assistant.route import CaseInfo
+from assistant.settings import READERS
+from assistant.state import ConversationState, Topic
+from assistant.text import terms
+
+MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
+_STEP_NUMBER = re.compile(r"\bstep\s*(\d{1,2})\b", re.I)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one message means, read once: every later stage works from this."""
+
+    message: str  # the user's words, cut to MAX_QUESTION
+    query: str  # what retrieval searches: instructions removed, a follow-up made standalone
+    scope_query: str  # what the scope verdict is taken on: the message with its references resolved
+    route: Route  # the steps, cases, parts and audience it names or refers back to
+    intent: str  # general | checklist | case | step | next_step | start | context
+    injected: bool = False
+    wants_lessons: bool = False
+    followup: bool = False  # it leans on the previous turn
+    named: bool = False  # it names a step, Utilise Funding or a case number itself (an explicit reference)
+    case_from_followup: str | None = None
+    role: str | None = None  # the role this answer is for
+    kept_role: str | None = None  # the role the conversation keeps from now on
+    role_source: str | None = None
+    current_step: int | None = None
+    step_source: str | None = None
+    condition: str | None = None  # the journey condition a cue recognised
+    condition_confidence: float = 0.0
+    scope_signals: frozenset[str] = frozenset()  # writing_task, time_sensitive, about_the_handbook
+    unknown_names: tuple[str, ...] = ()
+    entity: tuple[str, str] | None = None  # (kind, phrase) of a named thing: ("tube_line", "red line")
+    situation: str = ""  # the user's recent words that may tell where they are on the journey
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    """Turns a message and its conversation into one ``Reading``."""
+
+    name: str
+
+    def read(self, message: str, state: ConversationState) -> Reading:
+        """Read one message of a conversation."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Followup:
+    """A follow-up made standalone: the question, and what it changes."""
+
+    question: str
+    role: str | None = None
+    case: str | None = None
+    scope_query: str | None = None
+    inherit: bool = False  # the route falls back to the previous topic's steps, case and part
+
+
+class RuleReader:
+    """Reads with cue lists and the journey model; deterministic, no model involved."""
+
+    name = "rules"
+
+    def __init__(
+        self, journey: Journey, cases: Sequence[CaseInfo], cues: Cues, vocabulary: Container[str]
+    ) -> None:
+        self.journey, self.cases, self.cues, self.vocabulary = journey, cases, cues, vocabulary
+
+    def read(self, message: str, state: ConversationState) -> Reading:
+        """Read one message of a conversation."""
+        raw = (message or "").strip()[:MAX_QUESTION]
+        cleaned, injected = routing.strip_injection(raw)
+        own = self._route(cleaned)
+        follow = self._followup(cleaned, state, own)
+        query = follow.question if follow else cleaned
+        next_q = routing.wants_next_step(query, self.journey, at_step=state.current_step is not None)
+        base = routing.read_question(query, self.journey, self.cases, next_q)
+        route = self._inherit(base.route, state.topic) if follow and follow.inherit else base.route
+        if follow and follow.case and not route.cases:
+            route = replace(route, cases=(follow.case,))
+        scope_query = (follow.scope_query if follow else None) or base.query
+        reading = Reading(
+            message=raw,
+            query=base.query,
+            scope_query=scope_query,
+            route=route,
+            intent=base.intent,
+            injected=injected or base.injected,
+            wants_lessons=base.wants_lessons,
+            followup=follow is not None,
+            named=self._names(follow, base.query, own if follow and follow.inherit else route),
+            case_from_followup=follow.case if follow else None,
+            scope_signals=self._scope_signals(scope_query),
+            unknown_names=tuple(routing.unknown_names(scope_query, self.vocabulary)),
+            entity=self._entity(query),
+            situation=self._situation(state, base.query),
+        )
+        reading = self._who(reading, follow, state)
+        return self._shape_intent(reading, own, next_q)
+
+    # -- what the message names --------------------------------------------------------------
+    def _route(self, text: str) -> Route:
+        """The steps, cases, parts and audience the message itself names."""
+        return routing.read_question(text, self.journey, self.cases, False).route
+
+    @staticmethod
+    def _names(follow: _Followup | None, query: str, route: Route) -> bool:
+        """An explicit reference: a step, Utilise Funding or a case by its number (not a title word)."""
+        return bool(route.steps or route.funding or (route.cases and routing.names_case_number(query)))
+
+    def _entity(self, text: str) -> tuple[str, str] | None:
+        for kind, pattern in self.cues.followup.entities.items():
+            m = pattern.search(text)
+            if m:
+                return kind, m.group(0).lower()
+        return None
+
+    def _scope_signals(self, text: str) -> frozenset[str]:
+        scope = self.cues.scope
+        checks = {
+            "writing_task": scope.writing_task,
+            "time_sensitive": scope.time_sensitive,
+            "about_the_handbook": scope.about_the_handbook,
+        }
+        return frozenset(name for name, pattern in checks.items() if pattern.search(text))
+
+    @staticmethod
+    def _situation(state: ConversationState, query: str) -> str:
+        """The last two user messages and this one: earlier turns often say what happened."""
+        return " ".join([t.content for t in state.history if t.role == "user"][-2:] + [query])
+
+    @staticmethod
+    def _inherit(route: Route, topic: Topic | None) -> Route:
+        """A message that points back keeps the previous topic's steps, case and part where it names none."""
+        if topic is None or route.steps or route.cases or route.parts:
+            return route
+        parts = (topic.part,) if topic.part and not topic.part.startswith("step-") and not topic.case else ()
+        return replace(
+            route,
+            steps=tuple(topic.steps),
+            cases=(topic.case,) if topic.case else (),
+            parts=tuple(p for p in parts if p != "funding"),
+            funding=route.funding or topic.part == "funding",
+        )
+
+    # -- follow-ups ------------------------------------------------------------------------------
+    def _followup(self, text: str, state: ConversationState, own: Route) -> _Followup | None:
+        """A message that leans on the previous turn, made standalone; None for a standalone message."""
+        prev = state.last_question
+        if not prev:
+            return None
+        rewritten = self._rewrite(text, state, prev)
+        if rewritten or routing.wants_next_step(text, self.journey, at_step=state.current_step is not None):
+            return rewritten  # "what now?" needs no topic: the situation told earlier says where they are
+        return self._reference(text, state, own)
+
+    def _rewrite(self, text: str, state: ConversationState, prev: str) -> _Followup | None:
+        """ "And for policy makers?", "and the next step?", "that case", "tell me more"."""
+        cues = self.cues.followup
+        role_match = cues.role.match(text)
+        if role_match:
+            who = role_match.group("who").lower()
+            role = "policy_maker" if who.startswith("polic") else "cluster_organisation"
+            audience = "policy makers" if role == "policy_maker" else "cluster organisations"
+            base = re.sub(r"\s*\(for (policy makers|cluster organisations)\)$", "", prev)
+            return _Followup(f"{base} (for {audience})", role=role)
+        step_delta = 1 if cues.next.match(text) else -1 if cues.previous.match(text) else 0
+        if step_delta and state.last_steps:
+            step = min(10, max(1, state.last_steps[-1] + step_delta))
+            if _STEP_NUMBER.search(prev):
+                return _Followup(_STEP_NUMBER.sub(f"step {step}", prev, count=1))
+            return _Followup(f"{prev} (step {step})")
+        if cues.that_case.search(text) and state.last_case:
+            return _Followup(cues.that_case.sub(f"case {state.last_case}", text), case=state.last_case)
+        if cues.more.match(text):
+            return _Followup(prev)
+        return None
+
+    def _reference(self, text: str, state: ConversationState, own: Route) -> _Followup | None:
+        """A message pointing back ("who paid for it?", "and the red one?"): the previous topic fills it in."""
+        topic = state.topic
+        cues = self.cues.followup
+        if topic is None or own.steps or own.cases or own.parts or own.funding:
+            return None
+        another = cues.another_one.search(text)
+        if another and topic.entity and topic.entity_kind:
+            # "And the red one?" after "the dark blue line": the same question about the other line.
+            head = topic.entity.split()[-1]
+            other = f"{another.group('which')} {head}"
+            question = topic.question.replace(topic.entity, other) if topic.entity in topic.question else ""
+            if question:
+                return _Followup(question, scope_query=question, inherit=True)
+        if not (cues.leading.search(text) or cues.references.search(text)):
+            return None
+        if len(set(terms(text))) > 8:  # a long message carries its own topic
+            return None
+        step_label = self.journey.step(topic.steps[0]).label if topic.steps else ""
+        label = topic.case_title or topic.entity or step_label
+        context = label or topic.question
+        resolved = f"{text} ({label})" if label else text
+        return _Followup(f"{text} ({context})", scope_query=resolved, inherit=True)
+
+    # -- who the user is, where they are, what they ask for ------------------------------------
+    def _who(self, reading: Reading, follow: _Followup | None, state: ConversationState) -> Reading:
+        """Role and current step: said now, said earlier, inferred, or chosen in the UI."""
+        said = next((r for r, p in self.cues.roles.items() if p.search(reading.message)), None)
+        # The role this answer is for: one the message says ("for policy makers") wins for this answer;
+        # one the user says of themselves ("I'm with a ministry") is kept until they say otherwise.
+        role = said or (follow.role if follow else None) or reading.route.audience or state.role
+        kept: str | None = role
+        source: str | None = "said" if role else None
+        if said:
+            kept, source = said, "said"
+        elif state.role:
+            kept, source = state.role, "earlier" if state.role_source == "said" else state.role_source or "ui"
+        step, step_source = state.current_step, state.step_source or ("ui" if state.current_step else None)
+        if step is not None and step_source == "said":
+            step_source = "earlier"
+        return replace(
+            reading,
+            role=role,
+            kept_role=kept,
+            role_source=source,
+            current_step=step,
+            step_source=step_source,
+        )
+
+    def _shape_intent(self, reading: Reading, own: Route, next_q: bool) -> Reading:
+        """Where the journey starts, and statements that only say who or where the user is."""
+        text = reading.message
+        plain = not (own.steps or own.cases or own.parts or own.funding)
+        if plain and not next_q and self.cues.start.search(text):
+            return replace(reading, intent="start")
+        statement = not text.rstrip().endswith("?") and self.cues.self_introduction.search(text) is not None
+        if statement and reading.intent == "general" and not reading.followup:
+            return replace(reading, intent="context")
+        return reading
+
+
+class ReaderConfigError(ValueError):
+    """The ``reader`` setting names no known reader."""
+
+
+def reader_from_setting(
+    setting: str, journey: Journey, cases: Sequence[CaseInfo], cues: Cues, vocabulary: Container[str]
+) -> Reader:
+    """The reader a setting names; an unknown one is an error listing the valid ones."""
+    if setting == "rules":
+        return RuleReader(journey, cases, cues, vocabulary)
+    raise ReaderConfigError(f"unknown reader {setting!r}: use one of {', '.join(READERS)}")

@@ -70,7 +70,9 @@ STARTED = int(time.time())
 #: Seconds between two attempts to open a missing index (a request arriving sooner gets the 503 at once).
 RETRY_SECONDS = 5.0
 _ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 503: "service_unavailable"}
-_DOCUMENTED = {code: {"model": ErrorResponse} for code in (401, 413, 422, 503)}
+#: One server-sent event: ``data`` is a ``ChatCompletionChunk`` as JSON, or ``[DONE]`` at the end.
+SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}}, "required": ["data"]}
+_DOCUMENTED = {code: {"model": ErrorResponse} for code in (400, 401, 413, 422, 503)}
 
 
 class ApiError(Exception):
@@ -150,6 +152,21 @@ class Service:
                 reason=reason,
             )
         return 200, Health(status="ok", index_loaded=True, chunks=len(assistant.index), embedding_model=model)
+
+
+def known_query(request: Request) -> None:
+    """A 422 for a query parameter the operation does not take (a typo is not silently ignored)."""
+    route = request.scope.get("route")
+    known = {p.alias for p in route.dependant.query_params} if route is not None else set()
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise ApiError(
+            422,
+            f"unknown query parameter {unknown[0]!r} (allowed: {allowed})",
+            "unknown_parameter",
+            unknown[0],
+        )
 
 
 def service(request: Request) -> Service:
@@ -240,7 +257,9 @@ def retrieved(scored: Scored) -> RetrievedChunk:
 
 
 # -- OpenAI Chat Completions ------------------------------------------------------------------------
-openai_router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_key)])
+openai_router = APIRouter(
+    prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_key), Depends(known_query)]
+)
 
 
 def completion_id() -> str:
@@ -256,7 +275,7 @@ def completion_id() -> str:
         200: {
             "description": "The completion; with `stream: true`, server-sent `chat.completion.chunk` events "
             "ending with `data: [DONE]`.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
     },
 )
@@ -322,7 +341,9 @@ async def models() -> ModelList:
 
 
 # -- the native JSON API ----------------------------------------------------------------------------
-native_router = APIRouter(prefix="/v1", tags=["Handbook"], dependencies=[Depends(require_key)])
+native_router = APIRouter(
+    prefix="/v1", tags=["Handbook"], dependencies=[Depends(require_key), Depends(known_query)]
+)
 
 
 @native_router.post("/ask", response_model=AnswerJSON, responses=_DOCUMENTED)
@@ -429,8 +450,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, str(exc.detail), code)
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
+        message = (
+            "the body is not JSON: send Content-Type: application/json"
+            if exc.status_code == 400
+            else exc.detail
+        )
+        return error_response(exc.status_code, str(message), code)
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
@@ -499,7 +527,13 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     app.state.service, app.state.api_settings = svc, api
     install_error_handlers(app)
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health}}, tags=["Service"])
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: {"model": Health}, 422: {"model": ErrorResponse}},
+        tags=["Service"],
+        dependencies=[Depends(known_query)],
+    )
     async def healthz() -> JSONResponse:
         """The index loaded, its chunk count and embedding model; 503 while unavailable or degraded."""
         status, health = await svc.health()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -410,3 +411,27 @@ def test_serve_refuses_a_public_address_without_keys(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "error: refusing to serve on 0.0.0.0 without API keys: set HANDBOOK_API_KEYS or bind 127.0.0.1"
     ]
+
+
+# -- load over HTTP ---------------------------------------------------------------------------------
+def test_bench_load_over_http_against_two_workers(handbook_settings: Settings, tmp_path: Path) -> None:
+    env = server_env(handbook_settings.data_dir, HANDBOOK_API_KEYS=KEYS[1], HANDBOOK_TORCH_THREADS="1")
+    with serve(tmp_path, env, workers=2) as server:
+        out = tmp_path / "load.json"
+        cmd = [*handbook(), "bench", "load", "--http", server.url, "--levels", "1,2", "--out", str(out)]
+        proc = subprocess.run(
+            cmd, env={**env, "COLUMNS": "200"}, cwd=REPO, capture_output=True, text=True, timeout=600
+        )
+        log = server.output()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = json.loads(out.read_text())
+    turns = figures["turns"]
+    assert figures["store"] == "http" and figures["mismatches"] == 0
+    assert [(r["mode"], r["workers"], r["answers"]) for r in figures["levels"]] == [
+        ("http", 1, turns),
+        ("http", 2, 2 * turns),
+    ]
+    assert all(0 < r["p50_ms"] <= r["p95_ms"] and r["answers_per_s"] > 0 for r in figures["levels"])
+    assert "every answer equals the single-user answer" in proc.stdout
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) == 2  # two workers served
+    assert KEYS[1] not in proc.stdout + proc.stderr + log

@@ -72,7 +72,9 @@ RETRY_SECONDS = 5.0
 _ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 503: "service_unavailable"}
 #: One server-sent event: ``data`` is a ``ChatCompletionChunk`` as JSON, or ``[DONE]`` at the end.
 SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}}, "required": ["data"]}
-_DOCUMENTED = {code: {"model": ErrorResponse} for code in (400, 401, 413, 422, 503)}
+_DOCUMENTED: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 413, 422, 503)
+}
 
 
 class ApiError(Exception):

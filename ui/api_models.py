@@ -261,13 +261,18 @@ class Usage(BaseModel):
     total_tokens: int = 0
 
 
-class ChatCompletion(BaseModel):
-    """An OpenAI chat completion, with the structured answer in ``handbook``."""
+class CompletionHead(BaseModel):
+    """What a completion and each of its stream chunks start with."""
 
     id: str
-    object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str = MODEL_ID
+
+
+class ChatCompletion(CompletionHead):
+    """An OpenAI chat completion, with the structured answer in ``handbook``."""
+
+    object: Literal["chat.completion"] = "chat.completion"
     choices: list[Choice]
     usage: Usage = Field(default_factory=Usage)
     handbook: AnswerJSON = Field(description="The answer's citations, refusal, next step, retrieved chunks…")
@@ -288,13 +293,10 @@ class ChunkChoice(BaseModel):
     finish_reason: Literal["stop"] | None = None
 
 
-class ChatCompletionChunk(BaseModel):
+class ChatCompletionChunk(CompletionHead):
     """One server-sent event of a streamed completion; the last carries ``handbook``."""
 
-    id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str = MODEL_ID
     choices: list[ChunkChoice]
     usage: Usage | None = None
     handbook: AnswerJSON | None = None

@@ -371,22 +371,59 @@ def bench_load(
         "seconds": round(time.perf_counter() - started, 2),
         # other work on the machine skews the figures: the 1-minute load average before and after
         "load_average": {"before": load_before, "after": _load_average()},
-        "levels": [
-            {
-                "mode": r.mode,
-                "workers": r.workers,
-                "answers": r.answers,
-                "seconds": round(r.seconds, 3),
-                "answers_per_s": round(r.throughput, 2),
-                "p50_ms": round(r.p50_ms, 1),
-                "p95_ms": round(r.p95_ms, 1),
-                "mismatches": r.mismatches,
-                "mismatched_questions": r.mismatched_questions,
-                "mismatch_examples": r.mismatch_examples,
-                "start_seconds": round(r.start_seconds, 2),
-            }
-            for r in results
-        ],
+        "levels": _level_rows(results),
+        "mismatches": sum(r.mismatches for r in results),
+    }
+
+
+def _level_rows(results: Sequence[Any]) -> list[dict[str, Any]]:
+    """The figures of each level (``LevelResult``) as JSON-ready rows."""
+    return [
+        {
+            "mode": r.mode,
+            "workers": r.workers,
+            "answers": r.answers,
+            "seconds": round(r.seconds, 3),
+            "answers_per_s": round(r.throughput, 2),
+            "p50_ms": round(r.p50_ms, 1),
+            "p95_ms": round(r.p95_ms, 1),
+            "mismatches": r.mismatches,
+            "mismatched_questions": r.mismatched_questions,
+            "mismatch_examples": r.mismatch_examples,
+            "start_seconds": round(r.start_seconds, 2),
+        }
+        for r in results
+    ]
+
+
+def api_key_from_environment() -> str | None:
+    """The key for ``--http``: ``HANDBOOK_API_KEY``, else the first of ``HANDBOOK_API_KEYS`` (never printed)."""
+    single = os.environ.get("HANDBOOK_API_KEY", "").strip()
+    several = [k.strip() for k in os.environ.get("HANDBOOK_API_KEYS", "").split(",") if k.strip()]
+    return single or (several[0] if several else None)
+
+
+def bench_load_http(
+    url: str, levels: Sequence[int] = (1, 4, 16), progress: Callable[[str, int], None] | None = None
+) -> dict[str, Any]:
+    """Concurrent conversations against a running ``handbook serve`` (``evals.loadtest.run_load_http``)."""
+    from evals.loadtest import DEFAULT_CONVERSATIONS, run_load_http
+
+    load_before = _load_average()
+    started = time.perf_counter()
+    results = run_load_http(url, DEFAULT_CONVERSATIONS, levels, api_key_from_environment(), progress)
+    return {
+        "store": "http",
+        "location": url,
+        "conversations": len(DEFAULT_CONVERSATIONS),
+        "turns": sum(len(c) for c in DEFAULT_CONVERSATIONS),
+        "rounds": 1,
+        "llm": "(the server's)",
+        "torch_threads": "(the server's)",
+        "cpus": os.cpu_count(),
+        "seconds": round(time.perf_counter() - started, 2),
+        "load_average": {"before": load_before, "after": _load_average()},
+        "levels": _level_rows(results),
         "mismatches": sum(r.mismatches for r in results),
     }
 
@@ -410,6 +447,12 @@ def load_command(
     out: Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")] = None,
     as_json: JsonOption = False,
     threads: ThreadsOption = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            help="A running `handbook serve` (e.g. http://127.0.0.1:8000): drive it over HTTP instead."
+        ),
+    ] = None,
 ) -> None:
     """Throughput and p50/p95 latency of N concurrent conversations; exit 1 if an answer changes."""
     from concurrent.futures.process import BrokenProcessPool
@@ -428,7 +471,10 @@ def load_command(
             err.print(f"[dim]{mode}: {n} concurrent conversation(s)…[/dim]", highlight=False)
 
     try:
-        figures = bench_load(settings, level_list, mode_list, rounds, progress)
+        if http:
+            figures = _bench_http(http, level_list, progress)
+        else:
+            figures = bench_load(settings, level_list, mode_list, rounds, progress)
     except (IndexMissing, StoreError, EmbeddingModelError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
@@ -449,9 +495,28 @@ def load_command(
         raise typer.Exit(1)
 
 
+def _bench_http(url: str, levels: Sequence[int], progress: Callable[[str, int], None]) -> dict[str, Any]:
+    """``bench_load_http``, with a one-line error when the service cannot be reached or refuses."""
+    import httpx
+
+    from evals.loadtest import HttpLoadError
+
+    if not url.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="--http")
+    try:
+        return bench_load_http(url, levels, progress)
+    except httpx.TransportError as exc:
+        err.print(
+            f"[red]error:[/red] cannot reach {escape(url)} ({type(exc).__name__}): is `handbook serve` running?"
+        )
+    except HttpLoadError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(2)
+
+
 def print_load(figures: dict[str, Any]) -> None:
     """The load table and the verdict."""
-    store = "Chroma server" if figures["store"] == "server" else "local index"
+    store = {"server": "Chroma server", "http": "HTTP service"}.get(figures["store"], "local index")
     load = figures["load_average"]
     table = Table(
         title=f"Concurrent conversations against the {store} at {figures['location']} "

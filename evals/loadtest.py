@@ -138,9 +138,7 @@ def run_load(
         for n in levels:
             if progress:
                 progress(mode, n)
-            copies = rounds * n
-            jobs = [c for _ in range(copies) for c in conversations]
-            expected = [r for _ in range(copies) for r in reference]
+            jobs, expected = copies_of(conversations, reference, rounds * n)
             start_seconds = 0.0
             started = time.perf_counter()
             if mode == "threads":
@@ -162,30 +160,102 @@ def run_load(
                     started = time.perf_counter()
                     outputs = list(pool.map(_converse_in_worker, jobs))
                     seconds = time.perf_counter() - started  # not the workers' exit at the end of ``with``
-            latencies = [ms for out in outputs for _, ms in out]
-            mismatched = [
-                (question, want, key)
-                for out, ref, turns in zip(outputs, expected, jobs, strict=True)
-                for (key, _), want, question in zip(out, ref, turns, strict=True)
-                if key != want
-            ]
-            examples = {
-                q: {"question": q, "expected": want, "got": got} for q, want, got in reversed(mismatched)
-            }
-            results.append(
-                LevelResult(
-                    mode,
-                    n,
-                    len(latencies),
-                    seconds,
-                    _pct(latencies, 50),
-                    _pct(latencies, 95),
-                    len(mismatched),
-                    start_seconds,
-                    sorted(examples),
-                    [examples[q] for q in sorted(examples)],
-                )
-            )
+            results.append(level_result(mode, n, jobs, expected, outputs, seconds, start_seconds))
+    return results
+
+
+def copies_of(
+    conversations: Sequence[Conversation], reference: list[list[str]], copies: int
+) -> tuple[list[Conversation], list[list[str]]]:
+    """``copies`` copies of the conversations and of their reference answer keys."""
+    return [c for _ in range(copies) for c in conversations], [r for _ in range(copies) for r in reference]
+
+
+def level_result(
+    mode: str,
+    n: int,
+    jobs: Sequence[Conversation],
+    expected: Sequence[list[str]],
+    outputs: Sequence[list[tuple[str, float]]],
+    seconds: float,
+    start_seconds: float = 0.0,
+) -> LevelResult:
+    """The figures of one level: answers, latency percentiles and the answers that differ from the reference."""
+    latencies = [ms for out in outputs for _, ms in out]
+    mismatched = [
+        (question, want, key)
+        for out, ref, turns in zip(outputs, expected, jobs, strict=True)
+        for (key, _), want, question in zip(out, ref, turns, strict=True)
+        if key != want
+    ]
+    examples = {q: {"question": q, "expected": want, "got": got} for q, want, got in reversed(mismatched)}
+    return LevelResult(
+        mode,
+        n,
+        len(latencies),
+        seconds,
+        _pct(latencies, 50),
+        _pct(latencies, 95),
+        len(mismatched),
+        start_seconds,
+        sorted(examples),
+        [examples[q] for q in sorted(examples)],
+    )
+
+
+# -- over HTTP ------------------------------------------------------------------------------------
+class HttpLoadError(RuntimeError):
+    """The service answered with an error; the message is its one-line reason."""
+
+
+def converse_http(client: Any, turns: Conversation) -> list[tuple[str, float]]:
+    """One conversation through ``POST /v1/chat/completions``, the whole thread in ``messages`` every turn."""
+    messages: list[dict[str, Any]] = []
+    out = []
+    for question in turns:
+        messages.append({"role": "user", "content": question})
+        started = time.perf_counter()
+        reply = client.post("/v1/chat/completions", json={"model": "tactics-handbook", "messages": messages})
+        ms = (time.perf_counter() - started) * 1000
+        if reply.status_code != 200:
+            try:
+                reason = reply.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                reason = reply.reason_phrase
+            raise HttpLoadError(f"{client.base_url} answered {reply.status_code}: {reason}")
+        body = reply.json()
+        out.append((answer_key(Answer.model_validate(body["handbook"])), ms))
+        messages.append(body["choices"][0]["message"])
+    return out
+
+
+def run_load_http(
+    url: str,
+    conversations: Sequence[Conversation],
+    levels: Sequence[int] = (1, 4, 16),
+    key: str | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[LevelResult]:
+    """N concurrent conversations against a running ``handbook serve``; the reference is its single-user pass."""
+    import httpx
+
+    if not levels or min(levels) < 1:
+        raise ValueError("levels must be positive")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
+    results: list[LevelResult] = []
+    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=600, limits=limits) as client:
+        reference = [
+            [k for k, _ in converse_http(client, c)] for c in conversations
+        ]  # also warms the workers
+        for n in levels:
+            if progress:
+                progress("http", n)
+            jobs, expected = copies_of(conversations, reference, n)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=n) as pool:
+                outputs = list(pool.map(lambda c: converse_http(client, c), jobs))
+            results.append(level_result("http", n, jobs, expected, outputs, time.perf_counter() - started))
     return results
 
 

@@ -243,6 +243,34 @@ def run_app(
     raise typer.Exit(subprocess.call(cmd, cwd=REPO_ROOT))
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback unless you choose otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, one assistant each.")] = 1,
+) -> None:
+    """Serve the assistant over HTTP: OpenAI-compatible /v1/chat/completions and a JSON API (see README)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from ui.api_models import ApiSettings, is_loopback
+
+    try:
+        api = ApiSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise fail(f"HANDBOOK_API_{str(first['loc'][0]).upper()}: {first['msg']}", 2) from None
+    if not api.keys and not is_loopback(host):
+        raise fail(
+            f"refusing to serve on {host} without API keys: set HANDBOOK_API_KEYS or bind 127.0.0.1", 2
+        )
+    quiet_libraries()
+    err.print(f"Serving the handbook API on http://{host}:{port}/v1 (docs at /docs; Ctrl+C stops it).")
+    uvicorn.run("ui.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
 def _mount_subcommands() -> None:
     """``handbook eval …``, ``handbook bench …`` and ``handbook feedback …`` live with their code."""
     from evals.bench import bench_app

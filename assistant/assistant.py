@@ -15,6 +15,7 @@ from assistant.journey import Journey, default_journey_path, load_journey
 from assistant.reader import MAX_QUESTION, Reader, Reading, reader_from_setting
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
 from assistant.route import CASE_SUMMARY, CaseInfo, case_index, name_words
+from assistant.scope import TOPIC_WORDS, Margin, ScopeExamples
 from assistant.settings import Settings
 from assistant.state import (
     Answer,
@@ -48,6 +49,7 @@ class Found:
     ranked: list[Scored]
     strength: float
     degraded: str | None
+    margin: Margin | None = None  # scope by examples (None when the examples are not indexed)
 
 
 @dataclass
@@ -118,6 +120,8 @@ class Assistant:
         )
         cues_path = settings.corpus_dir / "cues.yaml"
         self.cues: Cues = cues_at(cues_path if cues_path.exists() else default_cues_path())
+        own_documents = sorted({c.doc_id for c in index.chunks if c.part == "other"})
+        self.scope_examples = ScopeExamples.from_store(index.store, own_documents)
         self.reader: Reader = reader_from_setting(
             settings.reader, journey, self.case_info, self.cues, self.idf
         )
@@ -242,10 +246,15 @@ class Assistant:
 
     def _retrieve(self, reading: Reading, state: ConversationState, filters: Filters | None) -> Found:
         """Rank the chunks for the reading's query, routed by what it names or points back at."""
+        vector = self.index.embed(reading.query)
         ranked, strength, degraded = self.index.search(
-            reading.query, self.settings.top_k, filters, reading.route, prior_step=state.current_step
+            reading.query, self.settings.top_k, filters, reading.route, state.current_step, vector
         )
-        return Found(ranked, strength, degraded)
+        margin = None
+        if self.scope_examples is not None:
+            same = reading.scope_query == reading.query
+            margin = self.scope_examples.margin(vector if same else self.index.embed(reading.scope_query))
+        return Found(ranked, strength, degraded, margin)
 
     def _shape(self, reading: Reading, found: Found, state: ConversationState) -> Shaped:
         """The answer's lines for what the reading asks: a next step, a checklist, a step, a case or passages."""
@@ -311,7 +320,7 @@ class Assistant:
         """Quote the passages that answer the question, or refuse when the handbook does not cover it."""
         shaped.missing = list(reading.unknown_names)
         # With the vector store unreachable there is no similarity to judge coverage by: answer.
-        why = None if found.degraded is not None else self._uncovered(reading, found.strength)
+        why = None if found.degraded is not None else self._uncovered(reading, found)
         if not reading.query.strip() or (why and (not reading.named or why == WRITING_TASK)):
             shaped.refused, shaped.refusal_reason = True, why
             return
@@ -451,7 +460,11 @@ class Assistant:
             notice=shaped.notice,
             backend=shaped.backend,
             rewritten_question=reading.query if reading.followup else None,
-            scope=Scope(covered=not shaped.refused, reason=shaped.refusal_reason if shaped.refused else None),
+            scope=Scope(
+                covered=not shaped.refused,
+                reason=shaped.refusal_reason if shaped.refused else None,
+                margin=found.margin.value if found.margin else None,
+            ),
             flagged_sentences=shaped.flagged,
             timings_ms=timings,
             state=state,
@@ -609,7 +622,7 @@ class Assistant:
         # The correction comes from the journey model, not from a passage: it is framing, not a citation.
         return text
 
-    def _uncovered(self, reading: Reading, strength: float) -> str | None:
+    def _uncovered(self, reading: Reading, found: Found) -> str | None:
         """Why the handbook does not cover a message, in words a user understands; None when it does.
 
         Taken on the message itself with its references resolved (``scope_query``), never inherited
@@ -625,8 +638,20 @@ class Assistant:
         4. most of its weight is in words the handbook never uses and the best similarity is very
            low (``refusal_threshold``): only very low, because everyday paraphrases of the
            handbook's advice also use words it never uses; or
-        5. it asks about current or post-2014 facts and nothing is closely similar.
+        5. it asks about current or post-2014 facts and nothing is closely similar;
+        6. it is closer to questions the handbook does not answer than to those it does (the example
+           margin, ``scope_margin_threshold``): the rules above each catch one family, the margin
+           refuses what they miss.
         """
+        rule = self._uncovered_by_rules(reading, found.strength)
+        if rule or found.margin is None or "about_the_handbook" in reading.scope_signals:
+            return rule
+        if found.margin.value < self.settings.scope_margin_threshold:
+            return TOPIC_WORDS.get(found.margin.nearest_topic, "a topic the handbook does not discuss")
+        return None
+
+    def _uncovered_by_rules(self, reading: Reading, strength: float) -> str | None:
+        """The refusal rules (1-5 of ``_uncovered``)."""
         s, query, signals = self.settings, reading.scope_query, reading.scope_signals
         names = reading.unknown_names
         if "writing_task" in signals:

@@ -10,6 +10,8 @@ from typing import Any
 
 from ingest.chunk import DEFAULT_OVERLAP, DEFAULT_SIZE, chunk_sections, contextual_text
 from ingest.embed import Embedder
+from ingest.example_index import EXAMPLE_FILES, build_examples
+from ingest.examples import ExampleError
 from ingest.load import LoadError, discover, load_document
 from ingest.records import Chunk
 from ingest.segment import segment, vocabulary_of
@@ -29,6 +31,7 @@ class IngestSummary:
     total_chunks: int = 0
     seconds: float = 0.0
     written: bool = False
+    examples_rebuilt: bool = False
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -75,6 +78,24 @@ def prepare(path: Path, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP
     return Prepared(document.doc_id, str(path), document.sha256, chunks, structure)
 
 
+def _examples(
+    paths: Iterable[Path | str],
+    store: ChunkStore,
+    embedder: Embedder,
+    summary: IngestSummary,
+    progress: Progress | None,
+) -> None:
+    """Embed the example files of the first ingested folder that has them (the corpus folder)."""
+    folders = [Path(p) for p in paths if Path(p).is_dir()]
+    home = next((f for f in folders if any((f / name).exists() for name in EXAMPLE_FILES)), None)
+    if home is None:
+        return
+    try:
+        summary.examples_rebuilt = build_examples(store, embedder, home, progress)
+    except ExampleError as exc:
+        summary.errors.append(f"{exc}: fix the line and run `handbook ingest` again")
+
+
 def run_ingest(
     paths: Iterable[Path | str],
     store: ChunkStore,
@@ -88,6 +109,7 @@ def run_ingest(
     """Ingest files and folders into the store; a failed file never damages the index."""
     started = time.perf_counter()
     summary = IngestSummary()
+    paths = list(paths)
     files, errors = discover(paths)
     summary.errors.extend(str(e) for e in errors)
     summary.files = len(files)
@@ -130,6 +152,7 @@ def run_ingest(
     summary.chunks_added = len(final_ids) - len(reused)
     summary.chunks_removed = len(set(old_by_id) - set(final_ids))
 
+    _examples(paths, store, embedder, summary, progress)
     if not rebuild and set(final_ids) == set(old_by_id):
         summary.seconds = time.perf_counter() - started
         return summary

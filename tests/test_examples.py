@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.examples import (
+from assistant.journey import default_journey
+from assistant.settings import Settings
+from assistant.text import terms
+from evals.dataset import load_dataset
+from evals.matching import contains
+from ingest.examples import (
     NEUTRAL,
     BankQuestion,
     ExampleError,
@@ -17,11 +22,6 @@ from assistant.examples import (
     load_examples,
     load_situations,
 )
-from assistant.journey import default_journey
-from assistant.settings import Settings
-from assistant.text import terms
-from evals.dataset import load_dataset
-from evals.matching import contains
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

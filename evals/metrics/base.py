@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from assistant.state import Answer, RetrievedChunk
 from evals.dataset import GoldItem
 
+#: Item kinds scored by their own metrics (conversation_accuracy, situation_recall/misfires) and by
+#: answer_evidence, not by the single-question retrieval, part, case, next-step and refusal metrics.
+OWN_METRIC_KINDS = frozenset({"multi_turn", "situation", "neutral"})
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -31,6 +35,11 @@ class Sample:
     answer: Answer
     latency_ms: float = 0.0
     k: int = 10
+
+    @property
+    def single_question(self) -> bool:
+        """A single question scored on its own (conversations and situations have metrics of their own)."""
+        return self.item.kind not in OWN_METRIC_KINDS
 
     @property
     def top(self) -> list[RetrievedChunk]:

@@ -32,7 +32,7 @@ class CaseRecall(Metric):
     def score(self, sample: Sample) -> Score | None:
         """Share of the expected cases found; None without expected cases."""
         expected = sample.item.expected_cases
-        if not expected:
+        if not expected or not sample.single_question:
             return None
         return Score(1.0 - len(_missing(sample)) / len(expected))
 

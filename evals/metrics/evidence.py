@@ -52,7 +52,7 @@ class EvidenceHit(Metric):
 
     def score(self, sample: Sample) -> Score | None:
         """1 when evidence is in the top k, else 0; None without evidence."""
-        if not sample.item.evidence:
+        if not sample.item.evidence or not sample.single_question:
             return None
         rank = _rank(sample)
         return Score(1.0 if rank is not None and rank <= self.k else 0.0)
@@ -73,7 +73,7 @@ class MeanReciprocalRank(Metric):
 
     def score(self, sample: Sample) -> Score | None:
         """1 / rank of the first chunk with evidence (0 past rank 10); None without evidence."""
-        if not sample.item.evidence:
+        if not sample.item.evidence or not sample.single_question:
             return None
         rank = _rank(sample)
         return Score(1.0 / rank if rank is not None and rank <= MRR_DEPTH else 0.0)

@@ -24,7 +24,7 @@ class NextStepAccuracy(Metric):
     def score(self, sample: Sample) -> Score | None:
         """1 when the proposed step is the expected one, else 0; None without one expected."""
         expected = sample.item.expected_next_step
-        if expected is None:
+        if expected is None or not sample.single_question:
             return None
         proposal = sample.answer.next_step
         return Score(1.0 if proposal is not None and proposal.step == expected else 0.0)

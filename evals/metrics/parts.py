@@ -25,7 +25,7 @@ class PartAccuracy(Metric):
 
     def score(self, sample: Sample) -> Score | None:
         """1 when the top chunk's part is expected, else 0; None without expected parts."""
-        if not sample.item.expected_parts:
+        if not sample.item.expected_parts or not sample.single_question:
             return None
         top = sample.top[0].part if sample.top else None
         return Score(1.0 if top in sample.item.expected_parts else 0.0)

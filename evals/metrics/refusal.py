@@ -4,8 +4,7 @@ The assistant must refuse what the handbook does not cover and answer what it do
 
 Step by step:
 
-1. ``refusal_recall``: over ``out_of_scope`` items (and conversations whose last message must be
-   refused), 1 when ``answer.refused`` is true, else 0; the mean
+1. ``refusal_recall``: over ``out_of_scope`` items, 1 when ``answer.refused`` is true, else 0; the mean
    is the share of out-of-scope questions refused (higher is better).
 2. ``false_refusal_rate``: over items with evidence (the handbook answers them), 1 when the answer is a
    refusal, else 0; the mean is the share of answerable questions refused (lower is better).
@@ -23,7 +22,7 @@ class RefusalRecall(Metric):
 
     def score(self, sample: Sample) -> Score | None:
         """1 when an out-of-scope item was refused, else 0; None for other items."""
-        if sample.item.kind != "out_of_scope" and not sample.item.expected_refusal:
+        if sample.item.kind != "out_of_scope":
             return None
         return Score(1.0 if sample.answer.refused else 0.0)
 
@@ -40,7 +39,7 @@ class FalseRefusalRate(Metric):
 
     def score(self, sample: Sample) -> Score | None:
         """1 when an item with evidence was refused, else 0; None for other items."""
-        if not sample.item.evidence:
+        if not sample.item.evidence or not sample.single_question:
             return None
         return Score(1.0 if sample.answer.refused else 0.0)
 

@@ -233,6 +233,7 @@ class Assistant:
     ) -> tuple[Reading, Filters | None]:
         """Read the message once; "Ask about this case" keeps the conversation on one case."""
         reading = self.reader.read(question, state)
+        filters = filters or reading.filters
         route = reading.route
         if state.scope_case and not route.cases and not route.steps:
             # The conversation is about one case until the user names another.
@@ -252,8 +253,8 @@ class Assistant:
         )
         margin = None
         if self.scope_examples is not None:
-            same = reading.scope_query == reading.query
-            margin = self.scope_examples.margin(vector if same else self.index.embed(reading.scope_query))
+            same = reading.margin_query == reading.query
+            margin = self.scope_examples.margin(vector if same else self.index.embed(reading.margin_query))
         return Found(ranked, strength, degraded, margin)
 
     def _shape(self, reading: Reading, found: Found, state: ConversationState) -> Shaped:
@@ -299,7 +300,8 @@ class Assistant:
 
     def _shape_checklist(self, reading: Reading, state: ConversationState, shaped: Shaped) -> None:
         """The checklist of the step asked about (or the one the user is at), for the user's role."""
-        step = self._checklist_step(reading.query, reading.route) or state.current_step
+        explicit = reading.route.steps[0] if reading.explicit and reading.route.steps else None
+        step = explicit or self._checklist_step(reading.query, reading.route) or state.current_step
         if step is None and reading.route.funding and self.funding_checklist:
             shaped.lines.extend(
                 self._checklist_lines(self.funding_checklist, reading.role, shaped.sources, "Utilise Funding")
@@ -325,7 +327,7 @@ class Assistant:
             shaped.refused, shaped.refusal_reason = True, why
             return
         passages = select_passages(
-            reading.query,
+            reading.answer_query,
             found.ranked,
             self.idf,
             self.settings.answer_sentences,
@@ -725,6 +727,15 @@ class Assistant:
                 state.step_source = "said" if confidence >= 1.0 else "inferred"
         return state
 
+    def _answer_entity(self, shaped: Shaped) -> tuple[str, str] | None:
+        """A named thing the answer's first line is about ("Internationalisation-Not! Line (Grey)")."""
+        first = next(iter(shaped.text.splitlines()), "")
+        for kind, pattern in self.cues.followup.entities.items():
+            m = pattern.search(first)
+            if m:
+                return kind, m.group(0).lower()
+        return None
+
     def _topic(self, reading: Reading, shaped: Shaped) -> Topic:
         """What this answer was about: from what the message named, else from its first source."""
         route, first = reading.route, shaped.sources.order[0] if shaped.sources.order else None
@@ -734,7 +745,7 @@ class Assistant:
         steps = list(route.steps) or ([first.step] if first is not None and first.step else [])
         if shaped.proposal is not None:
             steps = [shaped.proposal.step]
-        entity = reading.entity or (("case", f"case {case}") if case else None)
+        entity = reading.entity or self._answer_entity(shaped) or (("case", f"case {case}") if case else None)
         return Topic(
             question=reading.query,
             steps=steps,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 Pattern = re.Pattern[str]
 
@@ -45,9 +45,20 @@ class FollowupCues(_Cues):
     leading: Pattern
     references: Pattern
     another_one: Pattern
+    step_reference: Pattern
+    explicit: Pattern
+    entity_questions: dict[str, str]
     entities: dict[str, Pattern]
 
-    _patterns = field_validator("*", mode="before")(lambda v: _compile_all(v))
+    @field_validator("*", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "entity_questions":
+            # Question templates stay text; each says where the other thing goes ({which}).
+            if not isinstance(value, dict) or not all("{which}" in str(v) for v in value.values()):
+                raise ValueError("must map an entity kind to a question holding {which}")
+            return value
+        return _compile_all(value)
 
 
 class ScopeCues(_Cues):
@@ -59,7 +70,10 @@ class ScopeCues(_Cues):
     definition: Pattern
     false_premise: Pattern
 
-    _patterns = field_validator("*", mode="before")(lambda v: _compile_all(v))
+    @field_validator("*", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any) -> Any:
+        return _compile_all(value)
 
 
 class Cues(_Cues):

@@ -14,11 +14,12 @@ from typing import Protocol
 from assistant import route as routing
 from assistant.cues import Cues
 from assistant.journey import Journey
-from assistant.retrieve import Route
+from assistant.retrieve import Filters, Route
 from assistant.route import CaseInfo
 from assistant.settings import READERS
 from assistant.state import ConversationState, Topic
 from assistant.text import terms
+from ingest.handbook import step_part
 
 MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
 _STEP_NUMBER = re.compile(r"\bstep\s*(\d{1,2})\b", re.I)
@@ -30,12 +31,17 @@ class Reading:
 
     message: str  # the user's words, cut to MAX_QUESTION
     query: str  # what retrieval searches: instructions removed, a follow-up made standalone
-    scope_query: str  # what the scope verdict is taken on: the message with its references resolved
+    scope_query: str  # what the scope rules are taken on: the message with its references resolved
+    margin_query: (
+        str  # what the example margin is taken on: the message's own words (or a rewritten question)
+    )
+    answer_query: str  # whose words the quoted sentences must share: the message's own, not the topic's
     route: Route  # the steps, cases, parts and audience it names or refers back to
     intent: str  # general | checklist | case | step | next_step | start | context
     injected: bool = False
     wants_lessons: bool = False
     followup: bool = False  # it leans on the previous turn
+    explicit: bool = False  # it points back in so many words ("that checklist"): the topic wins
     named: bool = False  # it names a step, Utilise Funding or a case number itself (an explicit reference)
     case_from_followup: str | None = None
     role: str | None = None  # the role this answer is for
@@ -49,6 +55,7 @@ class Reading:
     unknown_names: tuple[str, ...] = ()
     entity: tuple[str, str] | None = None  # (kind, phrase) of a named thing: ("tube_line", "red line")
     situation: str = ""  # the user's recent words that may tell where they are on the journey
+    filters: Filters | None = None  # where retrieval must keep to ("that stage": the step just discussed)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -70,7 +77,10 @@ class _Followup:
     role: str | None = None
     case: str | None = None
     scope_query: str | None = None
+    own_words: str | None = None  # a message pointing back: its own words, for the margin and the quotes
     inherit: bool = False  # the route falls back to the previous topic's steps, case and part
+    scoped: bool = False  # "that stage": retrieval keeps to the previous topic's steps
+    explicit: bool = False  # "that checklist": the previous topic wins over what the message names
 
 
 class RuleReader:
@@ -92,25 +102,36 @@ class RuleReader:
         query = follow.question if follow else cleaned
         next_q = routing.wants_next_step(query, self.journey, at_step=state.current_step is not None)
         base = routing.read_question(query, self.journey, self.cases, next_q)
-        route = self._inherit(base.route, state.topic) if follow and follow.inherit else base.route
+        route = base.route
+        if follow and follow.inherit:
+            route = self._inherit(route, state.topic, follow.explicit)
+        if follow and follow.own_words:  # who it is for is in the message's own words, not the topic's
+            route = replace(route, audience=routing.audience_of(follow.own_words))
         if follow and follow.case and not route.cases:
             route = replace(route, cases=(follow.case,))
         scope_query = (follow.scope_query if follow else None) or base.query
+        own_words = (follow.own_words if follow else None) or base.query
         reading = Reading(
             message=raw,
             query=base.query,
             scope_query=scope_query,
+            margin_query=own_words,
+            answer_query=own_words,
             route=route,
             intent=base.intent,
             injected=injected or base.injected,
             wants_lessons=base.wants_lessons,
             followup=follow is not None,
+            explicit=bool(follow and follow.explicit),
             named=self._names(follow, base.query, own if follow and follow.inherit else route),
             case_from_followup=follow.case if follow else None,
             scope_signals=self._scope_signals(scope_query),
             unknown_names=tuple(routing.unknown_names(scope_query, self.vocabulary)),
             entity=self._entity(query),
             situation=self._situation(state, base.query),
+            filters=Filters.of(parts=[step_part(n) for n in route.steps])
+            if follow and follow.scoped
+            else None,
         )
         reading = self._who(reading, follow, state)
         return self._shape_intent(reading, own, next_q)
@@ -147,9 +168,12 @@ class RuleReader:
         return " ".join([t.content for t in state.history if t.role == "user"][-2:] + [query])
 
     @staticmethod
-    def _inherit(route: Route, topic: Topic | None) -> Route:
-        """A message that points back keeps the previous topic's steps, case and part where it names none."""
-        if topic is None or route.steps or route.cases or route.parts:
+    def _inherit(route: Route, topic: Topic | None, explicit: bool = False) -> Route:
+        """A message that points back keeps the previous topic's steps, case and part where it names none.
+
+        ``explicit`` ("does that checklist mention training?"): the topic wins over what it names.
+        """
+        if topic is None or (not explicit and (route.steps or route.cases or route.parts)):
             return route
         parts = (topic.part,) if topic.part and not topic.part.startswith("step-") and not topic.case else ()
         return replace(
@@ -197,25 +221,40 @@ class RuleReader:
         """A message pointing back ("who paid for it?", "and the red one?"): the previous topic fills it in."""
         topic = state.topic
         cues = self.cues.followup
-        if topic is None or own.steps or own.cases or own.parts or own.funding:
+        explicit = cues.explicit.search(text) is not None
+        if topic is None or (not explicit and (own.steps or own.cases or own.parts or own.funding)):
             return None
         another = cues.another_one.search(text)
         if another and topic.entity and topic.entity_kind:
-            # "And the red one?" after "the dark blue line": the same question about the other line.
-            head = topic.entity.split()[-1]
-            other = f"{another.group('which')} {head}"
-            question = topic.question.replace(topic.entity, other) if topic.entity in topic.question else ""
+            question = self._another(topic, another.group("which"))
             if question:
                 return _Followup(question, scope_query=question, inherit=True)
         if not (cues.leading.search(text) or cues.references.search(text)):
             return None
-        if len(set(terms(text))) > 8:  # a long message carries its own topic
+        if len(set(terms(text))) > 8 and not explicit:  # a long message carries its own topic
             return None
         step_label = self.journey.step(topic.steps[0]).label if topic.steps else ""
         label = topic.case_title or topic.entity or step_label
         context = label or topic.question
         resolved = f"{text} ({label})" if label else text
-        return _Followup(f"{text} ({context})", scope_query=resolved, inherit=True)
+        scoped = bool(topic.steps) and cues.step_reference.search(text) is not None
+        return _Followup(
+            f"{text} ({context})",
+            scope_query=resolved,
+            own_words=text,
+            inherit=True,
+            scoped=scoped,
+            explicit=explicit,
+        )
+
+    def _another(self, topic: Topic, which: str) -> str | None:
+        """ "And the red one?" after "the dark blue line": the same question about the other one."""
+        assert topic.entity is not None and topic.entity_kind is not None
+        other = f"{which} {topic.entity.split()[-1]}"
+        if topic.entity in topic.question:
+            return topic.question.replace(topic.entity, other)
+        template = self.cues.followup.entity_questions.get(topic.entity_kind)
+        return template.format(which=which) if template else None
 
     # -- who the user is, where they are, what they ask for ------------------------------------
     def _who(self, reading: Reading, follow: _Followup | None, state: ConversationState) -> Reading:

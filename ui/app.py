@@ -45,6 +45,9 @@ def sidebar() -> None:
             format_func=lambda n: f"Step {n}" if n else "None",
             key=state.STEP_KEY,
         )
+        note = state.inferred_note()
+        if note:
+            st.caption(note)
 
 
 pages = [

@@ -155,6 +155,28 @@ def _state(role: str | None, step: int | None):  # type: ignore[no-untyped-def]
     return ConversationState(role=role, current_step=step)  # type: ignore[arg-type]
 
 
+def _history(path: Path):  # type: ignore[no-untyped-def]
+    """The turns of a --history file; a bad file is a one-line error naming the problem."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from assistant.state import Turn
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return TypeAdapter(list[Turn]).validate_python(raw)
+    except OSError as exc:
+        raise fail(f"cannot read the history file {path}: {exc.strerror or exc}", 2) from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"{path} is not JSON ({exc.msg} at line {exc.lineno}): give a list of turns", 2) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "the file"
+        raise fail(
+            f'{path}: {where}: {first["msg"]}: give a JSON list of {{"role": "user" or "assistant", "content": "…"}}',
+            2,
+        ) from None
+
+
 def print_answer(answer, show_sources: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Print an answer with its citations for people."""
     style = "yellow" if answer.refused else ""
@@ -178,11 +200,21 @@ def ask(
     role: Annotated[str | None, typer.Option(help="cluster_organisation or policy_maker.")] = None,
     step: Annotated[int | None, typer.Option(help="The journey step you are at (1–10).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON (see README).")] = False,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help='The conversation before the question: a JSON list of {"role": "user"|"assistant", "content": …}.'
+        ),
+    ] = None,
 ) -> None:
     """Ask one question; the answer cites the handbook."""
     settings = Settings()
     state = _state(role, step)
-    answer = _assistant(settings).ask(question, state)
+    turns = _history(history) if history else []
+    assistant = _assistant(settings)
+    if turns:
+        state = assistant.replay(turns, state.role, state.current_step)
+    answer = assistant.ask(question, state)
     if as_json:
         print(answer.model_dump_json(indent=2, exclude={"state"}))
     else:

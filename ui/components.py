@@ -157,9 +157,25 @@ def render_answer(answer: Answer, journey: Journey | None = None) -> None:
         st.caption(
             "Outside the handbook: ask about the journey's steps, its tools, funding or the case studies."
         )
+        with st.expander("Why was this refused?"):
+            st.markdown(escape(refusal_why(answer)))
     if answer.next_step is not None:
         render_next_step(answer.next_step, journey)
     render_sources(answer.citations)
+
+
+def refusal_why(answer: Answer) -> str:
+    """Why an answer was refused, in words, with the example margin behind the verdict."""
+    scope = answer.scope
+    reason = scope.reason if scope and scope.reason else "nothing in the handbook is close enough to it"
+    why = f"The question asks for {reason}." if scope and scope.reason else f"{reason.capitalize()}."
+    if scope and scope.margin is not None:
+        side = "questions the handbook answers" if scope.margin >= 0 else "questions it does not answer"
+        why += (
+            f" Compared with example questions, it is closer to {side} "
+            f"(margin {scope.margin:+.3f}: best in-scope minus best out-of-scope similarity)."
+        )
+    return why
 
 
 def conversation_markdown(pairs: Iterable[tuple[str, Answer]]) -> str:

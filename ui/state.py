@@ -161,12 +161,31 @@ def clear_conversation() -> None:
 def state_for_question() -> ConversationState:
     """The conversation state with the sidebar's role, step and that step's checklist answers."""
     state = conversation().model_copy(deep=True)
-    state.role = role()
-    state.current_step = current_step()
+    # A sidebar choice that differs from what the conversation established is the user's correction.
+    if role() != state.role:
+        state.role, state.role_source = role(), "ui" if role() else None
+    if current_step() != state.current_step:
+        state.current_step, state.step_source = current_step(), "ui" if current_step() else None
     # Only ticks the user made count: an untouched checklist says nothing about the step.
     answers = checklist_answers(state.current_step) if state.current_step else []
     state.checklist_answers = {state.current_step: answers} if state.current_step and any(answers) else {}
     return state
+
+
+_FROM = {"said": "you said so", "earlier": "you said so earlier", "inferred": "inferred from your messages"}
+
+
+def inferred_note() -> str | None:
+    """What the conversation established about the user's role and step, and where it came from."""
+    state = conversation()
+    notes = []
+    if state.role and state.role_source in _FROM:
+        notes.append(f"role {ROLE_LABELS[state.role].lower()} ({_FROM[state.role_source]})")
+    if state.current_step and state.step_source in _FROM:
+        notes.append(f"Step {state.current_step} ({_FROM[state.step_source]})")
+    if not notes:
+        return None
+    return "From the conversation: " + "; ".join(notes) + ". Change it above if it is wrong."
 
 
 def scope_to_case(case_id: str | None) -> None:

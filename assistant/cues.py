@@ -46,6 +46,7 @@ class FollowupCues(_Cues):
     references: Pattern
     another_one: Pattern
     step_reference: Pattern
+    case_outcome: Pattern
     explicit: Pattern
     entity_questions: dict[str, str]
     entities: dict[str, Pattern]

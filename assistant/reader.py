@@ -133,6 +133,10 @@ class RuleReader:
             if follow and follow.scoped
             else None,
         )
+        outcome = self.cues.followup.case_outcome.search(follow.own_words or "") if follow else None
+        if follow and follow.inherit and reading.route.cases and reading.intent == "general" and outcome:
+            # "Did it work?" about the case just discussed: what the case teaches answers it.
+            reading = replace(reading, intent="case", wants_lessons=True)
         reading = self._who(reading, follow, state)
         return self._shape_intent(reading, own, next_q)
 

@@ -33,6 +33,7 @@ from assistant.nextstep import (
     is_next_step_question,
     propose_next_step,
 )
+from ingest.handbook import STEP_TITLES
 from ingest.records import Checklist, ChecklistItem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,18 +43,7 @@ NORMALISED_CORPUS = normalise_quote_text(CORPUS)
 JOURNEY = load_journey(default_journey_path(), CORPUS)
 RAW: dict[str, Any] = yaml.safe_load(default_journey_path().read_text(encoding="utf-8"))
 
-TITLES = {
-    1: "Why?",
-    2: "Assess Readiness",
-    3: "Identify Opportunities",
-    4: "Strategy & Action Plan",
-    5: "Implement Training",
-    6: "Identify Partners",
-    7: "Develop Trust & Projects",
-    8: "Implement Projects",
-    9: "Measure Success",
-    10: "Sustain the Networks",
-}
+TITLES = STEP_TITLES  # the one source of the handbook's step titles
 
 # A natural sentence for every condition in journey.yaml; each must be detected as its condition.
 EXAMPLES: dict[str, list[str]] = {

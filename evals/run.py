@@ -28,7 +28,7 @@ from typing import Any
 
 from assistant.assistant import Assistant
 from assistant.settings import Settings
-from assistant.state import Answer, ConversationState, Turn
+from assistant.state import Answer, Turn
 from assistant.verify import SUPPORT_METHOD
 from evals import baselines as baseline_mod
 from evals.dataset import KINDS, PARTS, PERSONAS, GoldItem, dataset_sha256, load_dataset

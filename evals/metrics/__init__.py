@@ -17,6 +17,7 @@ from evals.metrics.budget import AvgRetrievedChars
 from evals.metrics.cases import CaseRecall
 from evals.metrics.citations import CitationValidity
 from evals.metrics.evidence import EvidenceHit, MeanReciprocalRank
+from evals.metrics.fallback import LLMFallbackRate
 from evals.metrics.groundedness import Groundedness
 from evals.metrics.latency import LatencyPercentile
 from evals.metrics.next_step import NextStepAccuracy
@@ -57,6 +58,7 @@ def all_metrics(embedder: Any, support_threshold: float) -> list[Metric]:
         FalseRefusalRate(),
         CitationValidity(),
         Groundedness(support_threshold),
+        LLMFallbackRate(),
         ReferenceSimilarity(embedder),
         RougeL(),
         LatencyPercentile(50),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from assistant.assistant import Assistant
 from assistant.state import Answer, Citation, ConversationState, NextStep, RetrievedChunk, Turn
 from evals.cli import eval_app, print_summary
 from evals.compare import compare_runs
@@ -473,6 +474,7 @@ class ScriptedAssistant:
     """Stands in for the assistant: records the states it is asked with, retrieves fixed chunks."""
 
     chat_model = None
+    replay = Assistant.replay  # the real replay, over this stand-in's ask
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings

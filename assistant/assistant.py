@@ -657,6 +657,8 @@ class Assistant:
         rule = self._uncovered_by_rules(reading, found.strength)
         if rule or found.margin is None or "about_the_handbook" in reading.scope_signals:
             return rule
+        if self._defines_known_term(reading.scope_query):
+            return None  # "What is a matchmaking event?": the handbook uses, and explains, its own terms
         if found.margin.value < self.settings.scope_margin_threshold:
             return TOPIC_WORDS.get(found.margin.nearest_topic, "a topic the handbook does not discuss")
         return None
@@ -683,6 +685,12 @@ class Assistant:
         if strength < s.refusal_threshold and unknown >= s.refusal_unknown_share:
             return "a topic the handbook does not discuss"
         return AFTER_THE_HANDBOOK if time_sensitive and strength < s.refusal_time_threshold else None
+
+    def _defines_known_term(self, query: str) -> bool:
+        """A bare definition question ("What is a matchmaking event?") whose every term the handbook uses."""
+        m = self.cues.scope.bare_definition.match(query)
+        asked = terms(m.group("term")) if m else []
+        return bool(asked) and all(t in self.idf for t in asked)
 
     def _unknown_term(self, query: str) -> bool:
         """A definition question ("What is blockchain?") about a term the handbook never uses."""

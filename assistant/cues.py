@@ -69,6 +69,7 @@ class ScopeCues(_Cues):
     time_sensitive: Pattern
     about_the_handbook: Pattern
     definition: Pattern
+    bare_definition: Pattern
     false_premise: Pattern
 
     @field_validator("*", mode="before")

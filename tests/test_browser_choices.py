@@ -30,7 +30,9 @@ def test_a_quick_reply_button_picks_a_condition_in_chromium(app_url: str) -> Non
             button.click()
             answer = page.get_by_test_id("stChatMessage").nth(3)
             expect(answer).to_contain_text("Next step: Step 6", timeout=ANSWER_TIMEOUT)
-            expect(page.get_by_test_id("stChatMessage").nth(2)).to_contain_text("The project did not work out")
+            expect(page.get_by_test_id("stChatMessage").nth(2)).to_contain_text(
+                "The project did not work out"
+            )
             expect(answer).to_contain_text("go back to Step 6")
             expect(page.get_by_role("button", name="The project did not work out (Step 6)")).to_have_count(0)
         finally:

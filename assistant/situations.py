@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from assistant.journey import CHECKLIST_MET, Journey
-from assistant.nextstep import asks_next_step, detect_condition, infer_current_step
+from assistant.nextstep import CONFIDENT, asks_next_step, detect_condition, infer_current_step
 from assistant.reader import Reader, Reading
 from assistant.state import Choice, ConversationState
 from assistant.text import terms
@@ -175,6 +175,8 @@ def read_pick(reply: str, choices: Sequence[Choice], journey: Journey) -> Choice
             return choices[i]
     if _LAST.search(text):
         return choices[-1]
+    if asks_next_step(text, journey):  # "so what comes after this?" asks again: not a pick in words
+        return None
     said = detect_condition(journey, text)
     picked = next((c for c in choices if c.condition == said), None)
     return picked or _by_words(text, choices)
@@ -217,7 +219,9 @@ class ExampleReader:
         extra = {**reading.extra, "query_vector": vector} if text == reading.query else reading.extra
         ranked = self.examples.nearest(vector) if self.examples is not None else []
         guess, confidence = infer_current_step(self.journey, text)
-        choices = choices_for(self.journey, ranked, state.current_step, guess if confidence >= 0.6 else None)
+        if confidence >= CONFIDENT and state.current_step is None:
+            return replace(reading, extra=extra)  # it tells which step the user is at: the rules place them
+        choices = choices_for(self.journey, ranked, state.current_step, None)
         moving_on = bool(choices) and choices[0].condition == CHECKLIST_MET
         if not choices or (moving_on and asks_next_step(reading.message, self.journey)):
             return replace(reading, extra=extra)  # nothing told, or "what next?" at a step: the rules answer

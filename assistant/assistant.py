@@ -17,8 +17,10 @@ from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
 from assistant.route import CASE_SUMMARY, CaseInfo, case_index, name_words
 from assistant.scope import TOPIC_WORDS, Margin, ScopeExamples
 from assistant.settings import Settings
+from assistant.situations import SituationExamples, offer_question
 from assistant.state import (
     Answer,
+    Choice,
     Citation,
     ConversationState,
     NextStep,
@@ -31,6 +33,7 @@ from assistant.state import (
 from assistant.text import terms, words
 from assistant.verify import quotable, verify
 from ingest.chunk import contextual_text
+from ingest.example_index import load_example_vectors
 from ingest.handbook import ROLE_NAMES, STEP_NUMBERS
 from ingest.records import Case, Checklist, ChecklistItem, Chunk
 
@@ -61,6 +64,7 @@ class Shaped:
     sources: Sources = field(default_factory=Sources)
     proposal: NextStep | None = None
     clarification: str | None = None
+    choices: list[Choice] = field(default_factory=list)  # conditions offered for the user to pick
     refused: bool = False
     refusal_reason: str | None = None
     missing: list[str] = field(default_factory=list)  # names in the question the handbook never mentions
@@ -122,8 +126,13 @@ class Assistant:
         self.cues: Cues = cues_at(cues_path if cues_path.exists() else default_cues_path())
         own_documents = sorted({c.doc_id for c in index.chunks if c.part == "other"})
         self.scope_examples = ScopeExamples.from_store(index.store, own_documents)
+        situations = (
+            SituationExamples.from_vectors(load_example_vectors(index.store))
+            if settings.reader != "rules"
+            else None
+        )
         self.reader: Reader = reader_from_setting(
-            settings.reader, journey, self.case_info, self.cues, self.idf
+            settings.reader, journey, self.case_info, self.cues, self.idf, situations, index.embed
         )
 
     @classmethod
@@ -256,7 +265,8 @@ class Assistant:
 
     def _retrieve(self, reading: Reading, state: ConversationState, filters: Filters | None) -> Found:
         """Rank the chunks for the reading's query, routed by what it names or points back at."""
-        vector = self.index.embed(reading.query)
+        kept = reading.extra.get("query_vector")  # the reader's embedding of this query, when it made one
+        vector = list(kept) if isinstance(kept, list) else self.index.embed(reading.query)
         ranked, strength, degraded = self.index.search(
             reading.query, self.settings.top_k, filters, reading.route, state.current_step, vector
         )
@@ -290,6 +300,11 @@ class Assistant:
 
     def _shape_next_step(self, reading: Reading, state: ConversationState, shaped: Shaped) -> None:
         """Where the journey goes next for the situation told, or one question asking where the user is."""
+        if reading.choices:  # a situation the examples recognise: ask which of the nearest it is
+            shaped.choices = list(reading.choices)
+            shaped.clarification = offer_question(reading.choices)
+            shaped.lines.append(shaped.clarification)
+            return
         outcome = nextstep.propose_next_step(
             self.journey,
             self.checklists,
@@ -297,6 +312,7 @@ class Assistant:
             state.current_step,
             reading.role,
             state.checklist_answers,
+            condition=reading.condition,
         )
         if isinstance(outcome, nextstep.Clarification):
             shaped.clarification = outcome.question
@@ -467,6 +483,7 @@ class Assistant:
             refused=shaped.refused,
             next_step=shaped.proposal,
             clarification=shaped.clarification,
+            choices=shaped.choices,
             intent=shaped.intent,
             notice=shaped.notice,
             backend=shaped.backend,
@@ -725,6 +742,7 @@ class Assistant:
         )
         state.last_question = reading.query
         state.last_intent = reading.intent
+        state.choices = list(shaped.choices)  # awaiting a pick on the next message (cleared otherwise)
         route, proposal = reading.route, shaped.proposal
         if route.steps:
             state.last_steps = list(route.steps)

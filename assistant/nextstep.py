@@ -298,18 +298,21 @@ def propose_next_step(
     current_step: int | None,
     role: str | None = None,
     checklist_answers: Mapping[int, Sequence[bool]] | None = None,
+    condition: str | None = None,
 ) -> NextStepProposal | Clarification | None:
     """Propose the next step for a message, or ask which step the user is at; None if off-topic.
 
     ``checklist_answers[n]`` are the answers to ``checklists[n].for_role(role)``, in order.
-    An out-of-range ``current_step`` is ignored.
+    An out-of-range ``current_step`` is ignored. ``condition`` (one the user picked among offered
+    choices) overrides the condition the cues read in the message.
     """
+    picked = condition
     text = text or ""
     answers = checklist_answers or {}
     current = current_step if current_step in STEP_NUMBERS else None
     mentions = journey.step_mentions(text)
     own = [m for m in mentions if not m.target]
-    condition = detect_condition(journey, text)
+    condition = picked or detect_condition(journey, text)
     asked = is_next_step_question(text, journey)
     scores, strong = _scores(journey, text, own)
     inferred, confidence = infer_current_step(journey, text)
@@ -321,6 +324,8 @@ def propose_next_step(
 
     if condition is not None and condition != CHECKLIST_MET:
         chosen = _transition_for_condition(journey, condition, known, mentions, scores, inferred)
+        if chosen is None and picked:  # the user said so: follow it even where no known step leads
+            chosen = _transition_for_condition(journey, condition, (), mentions, scores, inferred)
         if chosen is not None:
             t, from_step = chosen
             return _move(journey, t, from_step, _items(checklists, t.from_, role), _because(journey, t))

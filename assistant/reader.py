@@ -7,9 +7,9 @@ backends; ``rules`` reads with the cue lists of ``corpus/cues.yaml`` and the jou
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from assistant import route as routing
 from assistant.cues import Cues
@@ -17,9 +17,12 @@ from assistant.journey import Journey
 from assistant.retrieve import Filters, Route
 from assistant.route import CaseInfo
 from assistant.settings import READERS
-from assistant.state import ConversationState, Topic
+from assistant.state import Choice, ConversationState, Topic
 from assistant.text import terms
 from ingest.handbook import step_part
+
+if TYPE_CHECKING:
+    from assistant.situations import SituationExamples
 
 MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
 _STEP_NUMBER = re.compile(r"\bstep\s*(\d{1,2})\b", re.I)
@@ -49,13 +52,14 @@ class Reading:
     role_source: str | None = None
     current_step: int | None = None
     step_source: str | None = None
-    condition: str | None = None  # the journey condition a cue recognised
+    condition: str | None = None  # the journey condition the user picked among offered choices
     condition_confidence: float = 0.0
     scope_signals: frozenset[str] = frozenset()  # writing_task, time_sensitive, about_the_handbook
     unknown_names: tuple[str, ...] = ()
     entity: tuple[str, str] | None = None  # (kind, phrase) of a named thing: ("tube_line", "red line")
     situation: str = ""  # the user's recent words that may tell where they are on the journey
     filters: Filters | None = None  # where retrieval must keep to ("that stage": the step just discussed)
+    choices: tuple[Choice, ...] = ()  # conditions to offer when examples, not cues, recognise a situation
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -302,9 +306,24 @@ class ReaderConfigError(ValueError):
 
 
 def reader_from_setting(
-    setting: str, journey: Journey, cases: Sequence[CaseInfo], cues: Cues, vocabulary: Container[str]
+    setting: str,
+    journey: Journey,
+    cases: Sequence[CaseInfo],
+    cues: Cues,
+    vocabulary: Container[str],
+    examples: SituationExamples | None = None,
+    embed: Callable[[str], Sequence[float]] | None = None,
 ) -> Reader:
-    """The reader a setting names; an unknown one is an error listing the valid ones."""
+    """The reader a setting names; an unknown one is an error listing the valid ones.
+
+    ``rules+examples`` needs the example situations and an embedding function (without them it reads
+    with the rules alone).
+    """
     if setting == "rules":
         return RuleReader(journey, cases, cues, vocabulary)
+    if setting == "rules+examples":
+        from assistant.situations import ExampleReader
+
+        rules = RuleReader(journey, cases, cues, vocabulary)
+        return rules if embed is None else ExampleReader(rules, journey, examples, embed)
     raise ReaderConfigError(f"unknown reader {setting!r}: use one of {', '.join(READERS)}")

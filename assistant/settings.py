@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The readers the ``reader`` setting can name (assistant/reader.py builds them).
-READERS: tuple[str, ...] = ("rules",)
+READERS: tuple[str, ...] = ("rules", "rules+examples")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,9 @@ class Settings(BaseSettings):
 
     # Reading and answers
     reader: str = Field(
-        default="rules", description="How messages are read: rules (cue lists in corpus/cues.yaml)."
+        default="rules+examples",
+        description="How messages are read: rules (cue lists in corpus/cues.yaml), or rules+examples "
+        "(then the example situations of corpus/situations.jsonl where no cue recognises a situation).",
     )
 
     @field_validator("reader")

@@ -38,6 +38,14 @@ class Topic(BaseModel):
     entity_kind: str | None = None  # tube_line | case | checklist | step | funding
 
 
+class Choice(BaseModel):
+    """A journey condition offered for the user to pick when their situation is unclear."""
+
+    condition: str
+    step: int
+    label: str
+
+
 class ConversationState(BaseModel):
     """What the assistant knows about the conversation; ``ask`` returns the updated copy in the answer."""
 
@@ -53,6 +61,7 @@ class ConversationState(BaseModel):
     topic: Topic | None = None
     role_source: Source | None = None
     step_source: Source | None = None
+    choices: list[Choice] = Field(default_factory=list)  # offered by the last answer, awaiting a pick
 
 
 class Citation(BaseModel):
@@ -103,14 +112,6 @@ class NextStep(BaseModel):
     checklist: list[str] = Field(default_factory=list)
     transition_id: str | None = None
     condition: str | None = None  # the journey condition it rests on (corpus/journey.yaml); None to stay
-
-
-class Choice(BaseModel):
-    """A journey condition offered for the user to pick when their situation is unclear."""
-
-    condition: str
-    step: int
-    label: str
 
 
 class Scope(BaseModel):

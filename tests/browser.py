@@ -94,3 +94,22 @@ async def idle_async(page: Any, timeout: float = ANSWER_TIMEOUT) -> None:
     await expect(page.get_by_test_id("stApp")).to_have_attribute(
         "data-test-script-state", "notRunning", timeout=timeout
     )
+
+
+@contextmanager
+def chat_page(app_url: str) -> Iterator[tuple[Any, Any]]:
+    """A Chromium page on the app's chat, ready for a question: (page, chat input); closed afterwards."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            # Streamlit scrolls inside the page, so a tall window is what makes whole-page screenshots.
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(app_url, timeout=START_TIMEOUT * 1000)
+            chat = page.get_by_test_id("stChatInputTextArea")
+            expect(chat).to_be_visible(timeout=START_TIMEOUT * 1000)
+            idle(page)
+            yield page, chat
+        finally:
+            browser.close()

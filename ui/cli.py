@@ -177,12 +177,19 @@ def _history(path: Path):  # type: ignore[no-untyped-def]
         ) from None
 
 
+def print_choices(answer) -> None:  # type: ignore[no-untyped-def]
+    """The conditions an answer offers, numbered: the user replies with a number (or in words)."""
+    for n, choice in enumerate(answer.choices, start=1):
+        console.print(f"  [bold]{n}.[/bold] {escape(choice.label)} (Step {choice.step})", highlight=False)
+
+
 def print_answer(answer, show_sources: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Print an answer with its citations for people."""
     style = "yellow" if answer.refused else ""
     console.print(escape(answer.text), style=style, highlight=False)
     if answer.notice:
         console.print(f"[dim]{escape(answer.notice)}[/dim]")
+    print_choices(answer)
     if answer.next_step:
         ns = answer.next_step
         console.print(f"\n[bold]Next step:[/bold] Step {ns.step} – {escape(ns.title)}", highlight=False)

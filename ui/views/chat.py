@@ -54,13 +54,25 @@ def feedback(exchange: state.Exchange) -> None:
             st.caption("Comment saved. Thank you!")
 
 
-def show(exchange: state.Exchange) -> None:
+def show(exchange: state.Exchange, last: bool = False) -> None:
     """One question and its answer, as chat messages."""
     with st.chat_message("user"):
         st.markdown(escape(exchange.question))
     with st.chat_message("assistant"):
         render_answer(exchange.answer, state.get_assistant().journey)
+        if last:
+            quick_replies(exchange)
         feedback(exchange)
+
+
+def quick_replies(exchange: state.Exchange) -> None:
+    """The conditions the last answer offers, as buttons: a click sends that choice as the reply."""
+    if not exchange.answer.choices:
+        return
+    with st.container(horizontal=True):
+        for n, choice in enumerate(exchange.answer.choices, start=1):
+            if st.button(f"{choice.label} (Step {choice.step})", key=f"choice-{exchange.uid}-{n}"):
+                st.session_state["quick_reply"] = choice.label
 
 
 def sidebar_tools(exchanges: list[state.Exchange]) -> None:
@@ -105,11 +117,12 @@ def render() -> None:
     exchanges = state.exchanges()
     sidebar_tools(exchanges)
     scope_banner()
-    for exchange in exchanges:
-        show(exchange)
+    for i, exchange in enumerate(exchanges):
+        show(exchange, last=i == len(exchanges) - 1)
     question = st.chat_input(
         "Ask about the handbook, e.g. What does Step 6 involve?", max_chars=2000, key="ask"
     )
+    question = question or st.session_state.pop("quick_reply", None)  # a quick-reply button's choice
     if not question:
         return
     asked_role, asked_step = state.role(), state.current_step()

@@ -50,6 +50,7 @@ class Reading:
     role: str | None = None  # the role this answer is for
     kept_role: str | None = None  # the role the conversation keeps from now on
     role_source: str | None = None
+    only_who: bool = False  # the message only says who the user is ("I'm with a regional ministry")
     current_step: int | None = None
     step_source: str | None = None
     condition: str | None = None  # the journey condition the user picked among offered choices
@@ -267,7 +268,10 @@ class RuleReader:
     # -- who the user is, where they are, what they ask for ------------------------------------
     def _who(self, reading: Reading, follow: _Followup | None, state: ConversationState) -> Reading:
         """Role and current step: said now, said earlier, inferred, or chosen in the UI."""
-        said = next((r for r, p in self.cues.roles.items() if p.search(reading.message)), None)
+        found = next(((r, m) for r, p in self.cues.roles.items() if (m := p.search(reading.message))), None)
+        said = found[0] if found else None
+        rest = reading.message.replace(found[1].group(0), " ") if found else reading.message
+        only_who = found is not None and len(set(terms(rest))) <= 2
         # The role this answer is for: one the message says ("for policy makers") wins for this answer;
         # one the user says of themselves ("I'm with a ministry") is kept until they say otherwise.
         role = said or (follow.role if follow else None) or reading.route.audience or state.role
@@ -285,6 +289,7 @@ class RuleReader:
             role=role,
             kept_role=kept,
             role_source=source,
+            only_who=only_who,
             current_step=step,
             step_source=step_source,
         )

@@ -233,6 +233,7 @@ class ExampleReader:
             self.examples is not None
             and reading.intent in ("general", "next_step", "context")
             and not reading.injected
+            and not reading.only_who
             and detect_condition(self.journey, reading.message) is None
             and (reading.intent != "next_step" or detect_condition(self.journey, reading.situation) is None)
             and tells_own_situation(reading.message, self.journey)

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,14 @@ def wait_for_heartbeat(port: int, proc: subprocess.Popen, log: Path, timeout: fl
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real Chroma server on 127.0.0.1 with its data in a temporary folder; stopped in a finally."""
-    folder = tmp_path_factory.mktemp("chroma-server")
+    with chroma_run(tmp_path_factory.mktemp("chroma-server")) as (port, _):
+        yield port
+
+
+@contextmanager
+def chroma_run(folder: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """``chroma run`` on a free loopback port with its data in ``folder``: (port, process); always stopped."""
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = folder / "server.log"
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
@@ -76,7 +84,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         )
         try:
             wait_for_heartbeat(port, proc, log)
-            yield port
+            yield port, proc
         finally:
             stop(proc, timeout=30)
 
@@ -148,3 +156,28 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(StoreError) as info:
         ChunkStore.open(host="127.0.0.1", port=port)
     assert f"127.0.0.1:{port}" in str(info.value) and "chroma run" in str(info.value)
+
+
+def test_the_api_answers_from_keywords_with_a_503_health_when_the_chroma_server_goes_away(
+    tmp_path: Path,
+) -> None:
+    """HTTP API over a Chroma server: healthy, then the server stops: /healthz 503 degraded, answers carry a notice."""
+    import httpx
+    from test_api import serve, server_env
+
+    with chroma_run(tmp_path / "chroma") as (port, chroma):
+        settings = Settings(data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port)
+        assert run_ingest(settings.default_sources(), settings.open_store(), settings.embedder()).ok
+        env = server_env(settings.data_dir, HANDBOOK_CHROMA_HOST="127.0.0.1", HANDBOOK_CHROMA_PORT=str(port))
+        with serve(tmp_path, env) as api:
+            assert httpx.get(f"{api.url}/healthz", timeout=30).json()["status"] == "ok"
+            stop(chroma, timeout=30)
+            health = httpx.get(f"{api.url}/healthz", timeout=60)
+            assert health.status_code == 503 and health.json()["status"] == "degraded"
+            assert "Traceback" not in health.text
+            reply = httpx.post(
+                f"{api.url}/v1/ask", json={"question": "How do we find partners abroad?"}, timeout=120
+            )
+            assert reply.status_code == 200, reply.text
+            answer = reply.json()
+            assert answer["citations"] and "keyword search only" in (answer["notice"] or "")

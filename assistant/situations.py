@@ -237,7 +237,13 @@ class ExampleReader:
             and detect_condition(self.journey, reading.message) is None
             and (reading.intent != "next_step" or detect_condition(self.journey, reading.situation) is None)
             and tells_own_situation(reading.message, self.journey)
+            and not self._asks_only(reading)
         )
+
+    def _asks_only(self, reading: Reading) -> bool:
+        """A bare "what should we do next?" with nothing told before it: ask where they are instead."""
+        bare = asks_next_step(reading.message, self.journey) and len(terms(reading.message)) <= 4
+        return bare and reading.situation.strip() == reading.query.strip()
 
     def _told(self, reading: Reading) -> str:
         """What to compare: the message, or the situation told before a bare "what now?"."""

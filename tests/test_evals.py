@@ -16,7 +16,7 @@ from assistant.assistant import Assistant
 from assistant.state import Answer, Citation, ConversationState, NextStep, RetrievedChunk, Turn
 from evals.cli import eval_app, print_summary
 from evals.compare import compare_runs
-from evals.dataset import GoldItem
+from evals.dataset import GoldItem, load_dataset
 from evals.export import export_run
 from evals.metrics import METRIC_NAMES, RETRIEVAL_NAMES, Sample, score_samples
 from evals.metrics.budget import AvgRetrievedChars
@@ -569,11 +569,11 @@ def test_full_suite_on_gold_set(real_run: Report) -> None:
     assert set(report.breakdowns["kind"]["fact"]) == set(METRIC_NAMES)
     for name in ("naive", "bm25"):
         assert set(RETRIEVAL_NAMES) <= set(report.baselines[name].metrics)
-    assert report.dataset.items == 164 and report.dataset.sha256
+    assert report.dataset.items == len(load_dataset(GOLD)) and report.dataset.sha256
     assert report.groundedness_method and report.versions["python"]
     assert "llm_api_key" not in report.settings
     rows = [json.loads(line) for line in (run / "items.jsonl").read_text().splitlines()]
-    assert len(rows) == 164
+    assert len(rows) == len(load_dataset(GOLD))
     assert {
         "id",
         "kind",
@@ -594,6 +594,6 @@ def test_full_suite_on_gold_set(real_run: Report) -> None:
 @pytest.mark.eval
 def test_real_run_exports_and_compares_with_itself(real_run: Report, tmp_path: Path) -> None:
     path, _ = export_run(real_run.run_dir, "ragas", tmp_path / "r.jsonl")
-    assert len(path.read_text().splitlines()) == 164
+    assert len(path.read_text().splitlines()) == len(load_dataset(GOLD))
     same = compare_runs(real_run.run_dir, real_run.run_dir)
     assert not same.newly_failing and not same.newly_passing and all(d.delta == 0 for d in same.metrics)

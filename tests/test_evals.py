@@ -596,4 +596,6 @@ def test_real_run_exports_and_compares_with_itself(real_run: Report, tmp_path: P
     path, _ = export_run(real_run.run_dir, "ragas", tmp_path / "r.jsonl")
     assert len(path.read_text().splitlines()) == len(load_dataset(GOLD))
     same = compare_runs(real_run.run_dir, real_run.run_dir)
-    assert not same.newly_failing and not same.newly_passing and all(d.delta == 0 for d in same.metrics)
+    # A metric that applies to no item (the LLM fallback rate without an LLM) has no delta.
+    assert not same.newly_failing and not same.newly_passing
+    assert all(d.delta == 0 for d in same.metrics if d.a is not None)

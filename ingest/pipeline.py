@@ -154,6 +154,8 @@ def run_ingest(
 
     _examples(paths, store, embedder, summary, progress)
     if not rebuild and set(final_ids) == set(old_by_id):
+        # Nothing to write, but a killed ingest may have left a generation behind after moving the pointer.
+        store.cleanup_leftovers()
         summary.seconds = time.perf_counter() - started
         return summary
 

@@ -261,12 +261,12 @@ class Assistant:
         from assistant.llm import condense
 
         rewrite = condense(self.chat_model, state.history, reading.message, self.settings.llm_timeout)
-        return replace(reading, query=rewrite) if rewrite else reading
+        return replace(reading, query=rewrite, query_vector=None) if rewrite else reading
 
     def _retrieve(self, reading: Reading, state: ConversationState, filters: Filters | None) -> Found:
         """Rank the chunks for the reading's query, routed by what it names or points back at."""
-        kept = reading.extra.get("query_vector")  # the reader's embedding of this query, when it made one
-        vector = list(kept) if isinstance(kept, list) else self.index.embed(reading.query)
+        kept = reading.query_vector  # the reader's embedding of this query, when it made one
+        vector = list(kept) if kept is not None else self.index.embed(reading.query)
         ranked, strength, degraded = self.index.search(
             reading.query, self.settings.top_k, filters, reading.route, state.current_step, vector
         )
@@ -479,7 +479,7 @@ class Assistant:
             question=question,
             text=shaped.text,
             citations=self._citations(shaped.sources),
-            retrieved=[_retrieved(s) for s in ranked],
+            retrieved=[retrieved_chunk(s) for s in ranked],
             refused=shaped.refused,
             next_step=shaped.proposal,
             clarification=shaped.clarification,
@@ -762,15 +762,6 @@ class Assistant:
                 state.step_source = "said" if confidence >= 1.0 else "inferred"
         return state
 
-    def _answer_entity(self, shaped: Shaped) -> tuple[str, str] | None:
-        """A named thing the answer's first line is about ("Internationalisation-Not! Line (Grey)")."""
-        first = next(iter(shaped.text.splitlines()), "")
-        for kind, pattern in self.cues.followup.entities.items():
-            m = pattern.search(first)
-            if m:
-                return kind, m.group(0).lower()
-        return None
-
     def _topic(self, reading: Reading, shaped: Shaped) -> Topic:
         """What this answer was about: from what the message named, else from its first source."""
         route, first = reading.route, shaped.sources.order[0] if shaped.sources.order else None
@@ -780,7 +771,13 @@ class Assistant:
         steps = list(route.steps) or ([first.step] if first is not None and first.step else [])
         if shaped.proposal is not None:
             steps = [shaped.proposal.step]
-        entity = reading.entity or self._answer_entity(shaped) or (("case", f"case {case}") if case else None)
+        # A named thing the answer's first line is about ("Internationalisation-Not! Line (Grey)").
+        first_line = next(iter(shaped.text.splitlines()), "")
+        entity = (
+            reading.entity
+            or self.cues.followup.entity_in(first_line)
+            or (("case", f"case {case}") if case else None)
+        )
         return Topic(
             question=reading.query,
             steps=steps,
@@ -833,7 +830,8 @@ def _locator(c: Chunk) -> dict[str, Any]:
     }
 
 
-def _retrieved(scored: Scored) -> RetrievedChunk:
+def retrieved_chunk(scored: Scored) -> RetrievedChunk:
+    """A ranked chunk as answers (and the HTTP search) report it."""
     c = scored.chunk
     return RetrievedChunk(
         audience=c.audience,

@@ -61,6 +61,14 @@ class FollowupCues(_Cues):
             return value
         return _compile_all(value)
 
+    def entity_in(self, text: str) -> tuple[str, str] | None:
+        """The first named thing a text mentions, as (kind, phrase): ("tube_line", "red line")."""
+        for kind, pattern in self.entities.items():
+            m = pattern.search(text)
+            if m:
+                return kind, m.group(0).lower()
+        return None
+
 
 class ScopeCues(_Cues):
     """Signs that a message asks for what the handbook cannot give."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Container, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from assistant import route as routing
@@ -61,7 +61,7 @@ class Reading:
     situation: str = ""  # the user's recent words that may tell where they are on the journey
     filters: Filters | None = None  # where retrieval must keep to ("that stage": the step just discussed)
     choices: tuple[Choice, ...] = ()  # conditions to offer when examples, not cues, recognise a situation
-    extra: dict[str, object] = field(default_factory=dict)
+    query_vector: tuple[float, ...] | None = None  # the query's embedding, when a reader already made it
 
 
 class Reader(Protocol):
@@ -102,11 +102,15 @@ class RuleReader:
         """Read one message of a conversation."""
         raw = (message or "").strip()[:MAX_QUESTION]
         cleaned, injected = routing.strip_injection(raw)
-        own = self._route(cleaned)
-        follow = self._followup(cleaned, state, own)
-        query = follow.question if follow else cleaned
-        next_q = routing.wants_next_step(query, self.journey, at_step=state.current_step is not None)
-        base = routing.read_question(query, self.journey, self.cases, next_q)
+        at_step = state.current_step is not None
+        own_next = routing.wants_next_step(cleaned, self.journey, at_step=at_step)
+        base = routing.read_question(cleaned, self.journey, self.cases, own_next)
+        own, query, next_q = base.route, cleaned, own_next
+        follow = self._followup(cleaned, state, own, own_next)
+        if follow:  # the standalone question is read again: it names what the message only pointed at
+            query = follow.question
+            next_q = routing.wants_next_step(query, self.journey, at_step=at_step)
+            base = routing.read_question(query, self.journey, self.cases, next_q)
         route = base.route
         if follow and follow.inherit:
             route = self._inherit(route, state.topic, follow.explicit)
@@ -128,11 +132,11 @@ class RuleReader:
             wants_lessons=base.wants_lessons,
             followup=follow is not None,
             explicit=bool(follow and follow.explicit),
-            named=self._names(follow, base.query, own if follow and follow.inherit else route),
+            named=self._names(base.query, own if follow and follow.inherit else route),
             case_from_followup=follow.case if follow else None,
             scope_signals=self._scope_signals(scope_query),
             unknown_names=tuple(routing.unknown_names(scope_query, self.vocabulary)),
-            entity=self._entity(query),
+            entity=self.cues.followup.entity_in(query),
             situation=self._situation(state, base.query),
             filters=Filters.of(parts=[step_part(n) for n in route.steps])
             if follow and follow.scoped
@@ -146,21 +150,10 @@ class RuleReader:
         return self._shape_intent(reading, own, next_q)
 
     # -- what the message names --------------------------------------------------------------
-    def _route(self, text: str) -> Route:
-        """The steps, cases, parts and audience the message itself names."""
-        return routing.read_question(text, self.journey, self.cases, False).route
-
     @staticmethod
-    def _names(follow: _Followup | None, query: str, route: Route) -> bool:
+    def _names(query: str, route: Route) -> bool:
         """An explicit reference: a step, Utilise Funding or a case by its number (not a title word)."""
         return bool(route.steps or route.funding or (route.cases and routing.names_case_number(query)))
-
-    def _entity(self, text: str) -> tuple[str, str] | None:
-        for kind, pattern in self.cues.followup.entities.items():
-            m = pattern.search(text)
-            if m:
-                return kind, m.group(0).lower()
-        return None
 
     def _scope_signals(self, text: str) -> frozenset[str]:
         scope = self.cues.scope
@@ -194,13 +187,13 @@ class RuleReader:
         )
 
     # -- follow-ups ------------------------------------------------------------------------------
-    def _followup(self, text: str, state: ConversationState, own: Route) -> _Followup | None:
+    def _followup(self, text: str, state: ConversationState, own: Route, asks_next: bool) -> _Followup | None:
         """A message that leans on the previous turn, made standalone; None for a standalone message."""
         prev = state.last_question
         if not prev:
             return None
         rewritten = self._rewrite(text, state, prev)
-        if rewritten or routing.wants_next_step(text, self.journey, at_step=state.current_step is not None):
+        if rewritten or asks_next:
             return rewritten  # "what now?" needs no topic: the situation told earlier says where they are
         return self._reference(text, state, own)
 

@@ -216,16 +216,20 @@ class ExampleReader:
             return reading
         text = self._told(reading)
         vector = self.embed(text)
-        extra = {**reading.extra, "query_vector": vector} if text == reading.query else reading.extra
+        kept = tuple(vector) if text == reading.query else reading.query_vector
         ranked = self.examples.nearest(vector) if self.examples is not None else []
         guess, confidence = infer_current_step(self.journey, text)
         if confidence >= CONFIDENT and state.current_step is None:
-            return replace(reading, extra=extra)  # it tells which step the user is at: the rules place them
+            return replace(
+                reading, query_vector=kept
+            )  # it tells which step the user is at: the rules place them
         choices = choices_for(self.journey, ranked, state.current_step, None)
         moving_on = bool(choices) and choices[0].condition == CHECKLIST_MET
         if not choices or (moving_on and asks_next_step(reading.message, self.journey)):
-            return replace(reading, extra=extra)  # nothing told, or "what next?" at a step: the rules answer
-        return replace(reading, intent="next_step", choices=tuple(choices), extra=extra)
+            return replace(
+                reading, query_vector=kept
+            )  # nothing told, or "what next?" at a step: the rules answer
+        return replace(reading, intent="next_step", choices=tuple(choices), query_vector=kept)
 
     def _compares(self, reading: Reading) -> bool:
         """Only messages that may tell the user's own situation, and that no cue has read already."""
@@ -242,10 +246,12 @@ class ExampleReader:
 
     def _asks_only(self, reading: Reading) -> bool:
         """A bare "what should we do next?" with nothing told before it: ask where they are instead."""
-        bare = asks_next_step(reading.message, self.journey) and len(terms(reading.message)) <= 4
-        return bare and reading.situation.strip() == reading.query.strip()
+        return self._bare(reading) and reading.situation.strip() == reading.query.strip()
 
     def _told(self, reading: Reading) -> str:
         """What to compare: the message, or the situation told before a bare "what now?"."""
-        bare = asks_next_step(reading.message, self.journey) and len(terms(reading.message)) <= 4
-        return reading.situation if bare else reading.query
+        return reading.situation if self._bare(reading) else reading.query
+
+    def _bare(self, reading: Reading) -> bool:
+        """A "what now?" that says nothing else (four content words at most)."""
+        return asks_next_step(reading.message, self.journey) and len(terms(reading.message)) <= 4

@@ -30,10 +30,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.assistant import Assistant
-from assistant.retrieve import Filters, Scored
+from assistant.assistant import Assistant, retrieved_chunk
+from assistant.retrieve import Filters
 from assistant.settings import Settings
-from assistant.state import Answer, RetrievedChunk, Role, Turn
+from assistant.state import Answer, Role, Turn
 from ui.api_models import (
     MODEL_ID,
     AnswerJSON,
@@ -245,19 +245,6 @@ def pieces(text: str) -> list[str]:
     return [p for p in re.split(r"(?<=\s)(?=\S)", text) if p]
 
 
-def retrieved(scored: Scored) -> RetrievedChunk:
-    """A ranked chunk as the API returns it."""
-    from assistant.compose import label
-
-    c = scored.chunk
-    return RetrievedChunk(
-        chunk_id=c.chunk_id, part=c.part, step=c.step, section=c.section, case=c.case_id,
-        audience=c.audience, heading=label(c), page=c.page, line_start=c.line_start,
-        line_end=c.line_end, score=round(scored.score, 6),
-        dense=None if scored.dense is None else round(scored.dense, 4), text=c.text,
-    )  # fmt: skip
-
-
 # -- OpenAI Chat Completions ------------------------------------------------------------------------
 openai_router = APIRouter(
     prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_key), Depends(known_query)]
@@ -365,7 +352,7 @@ async def search(body: SearchRequest, svc: Annotated[Service, Depends(service)])
     assistant = await svc.assistant()
     filters = Filters.of(body.parts, body.steps, body.sections, body.cases, body.audiences)
     ranked = await to_thread.run_sync(assistant.retrieve, body.query, body.k, filters)
-    return SearchResponse(query=body.query, results=[retrieved(s) for s in ranked])
+    return SearchResponse(query=body.query, results=[retrieved_chunk(s) for s in ranked])
 
 
 @native_router.get("/journey", response_model=JourneyOut, responses=_DOCUMENTED)

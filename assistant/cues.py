@@ -93,9 +93,11 @@ class Cues(_Cues):
     roles: dict[str, Pattern]
     start: Pattern
     self_introduction: Pattern
+    in_progress: Pattern
+    change_marker: Pattern
     scope: ScopeCues
 
-    @field_validator("roles", "start", "self_introduction", mode="before")
+    @field_validator("roles", "start", "self_introduction", "in_progress", "change_marker", mode="before")
     @classmethod
     def _patterns(cls, value: Any) -> Any:
         return _compile_all(value)

@@ -51,6 +51,7 @@ class Reading:
     kept_role: str | None = None  # the role the conversation keeps from now on
     role_source: str | None = None
     only_who: bool = False  # the message only says who the user is ("I'm with a regional ministry")
+    only_where: bool = False  # it only tells work under way, nothing changed ("we're halfway through …")
     current_step: int | None = None
     step_source: str | None = None
     condition: str | None = None  # the journey condition the user picked among offered choices
@@ -147,7 +148,17 @@ class RuleReader:
             # "Did it work?" about the case just discussed: what the case teaches answers it.
             reading = replace(reading, intent="case", wants_lessons=True)
         reading = self._who(reading, follow, state)
+        reading = replace(reading, only_where=not next_q and self._only_where(raw))
         return self._shape_intent(reading, own, next_q)
+
+    def _only_where(self, text: str) -> bool:
+        """A statement of work under way that tells no change: it places the user, it asks for no move."""
+        statement = not text.rstrip().endswith("?")
+        return (
+            statement
+            and bool(self.cues.in_progress.search(text))
+            and not self.cues.change_marker.search(text)
+        )
 
     # -- what the message names --------------------------------------------------------------
     @staticmethod

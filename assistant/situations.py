@@ -238,6 +238,7 @@ class ExampleReader:
             and reading.intent in ("general", "next_step", "context")
             and not reading.injected
             and not reading.only_who
+            and not reading.only_where
             and detect_condition(self.journey, reading.message) is None
             and (reading.intent != "next_step" or detect_condition(self.journey, reading.situation) is None)
             and tells_own_situation(reading.message, self.journey)

@@ -14,7 +14,7 @@ from assistant.cues import Cues, cues_at, default_cues_path
 from assistant.journey import Journey, default_journey_path, load_journey
 from assistant.reader import MAX_QUESTION, Reader, Reading, reader_from_setting
 from assistant.retrieve import Filters, HybridIndex, Route, Scored, Weights
-from assistant.route import CASE_SUMMARY, CaseInfo, case_index, name_words
+from assistant.route import CaseInfo, case_index, name_words
 from assistant.scope import TOPIC_WORDS, Margin, ScopeExamples
 from assistant.settings import Settings
 from assistant.situations import SituationExamples, offer_question
@@ -116,14 +116,15 @@ class Assistant:
         # Title words found in many chunks ("support", "innovation") cannot identify a case.
         df = _document_frequency(index.chunks, words)
         common = frozenset(w for w, n in df.items() if n > 8)
+        cues_path = settings.corpus_dir / "cues.yaml"
+        self.cues: Cues = cues_at(cues_path if cues_path.exists() else default_cues_path())
         self.case_info: list[CaseInfo] = case_index(
             [(c.case_id, c.title) for c in self.cases.values()],
             common,
             name_words(c.text for c in index.chunks),
             [(c.case_id, c.text) for c in index.chunks],
+            cues=self.cues.route,
         )
-        cues_path = settings.corpus_dir / "cues.yaml"
-        self.cues: Cues = cues_at(cues_path if cues_path.exists() else default_cues_path())
         own_documents = sorted({c.doc_id for c in index.chunks if c.part == "other"})
         self.scope_examples = ScopeExamples.from_store(index.store, own_documents)
         situations = (
@@ -251,7 +252,7 @@ class Assistant:
             route = replace(route, cases=(state.scope_case,))
             filters = filters or Filters.of(cases=[state.scope_case])
             intent = reading.intent
-            if intent == "general" and CASE_SUMMARY.search(reading.query):
+            if intent == "general" and self.cues.route.case_summary.search(reading.query):
                 intent = "case"
             reading = replace(reading, route=route, intent=intent)
         return reading, filters

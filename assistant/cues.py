@@ -10,6 +10,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from assistant.text import terms
+from ingest.handbook import HandbookPart
+
 Pattern = re.Pattern[str]
 
 
@@ -86,6 +89,40 @@ class ScopeCues(_Cues):
         return _compile_all(value)
 
 
+class RouteCues(_Cues):
+    """How a question names steps, cases, parts and its audience, and what kind of answer it wants."""
+
+    generic_title_words: frozenset[str]
+    case_number: Pattern
+    mentoring_case: Pattern
+    policy_makers: Pattern
+    cluster_organisations: Pattern
+    checklist: Pattern
+    checklist_done: Pattern
+    injection: Pattern
+    what_next: Pattern
+    move_words: Pattern
+    question_start: Pattern
+    personal: Pattern
+    step_topic: Pattern
+    step_question_words: frozenset[str]
+    funding_part: Pattern
+    parts: dict[HandbookPart, Pattern]  # in the order they are looked for
+    lessons: Pattern
+    case_summary: Pattern
+    nationality: Pattern
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in ("generic_title_words", "step_question_words"):
+            if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
+                raise ValueError("must be a list of words")
+            # Question words are compared with a question's terms, so they are kept as stems.
+            return frozenset(terms(" ".join(value))) if info.field_name == "step_question_words" else value
+        return _compile_all(value)
+
+
 class Cues(_Cues):
     """Every cue list of the reader."""
 
@@ -96,6 +133,7 @@ class Cues(_Cues):
     in_progress: Pattern
     change_marker: Pattern
     scope: ScopeCues
+    route: RouteCues
 
     @field_validator("roles", "start", "self_introduction", "in_progress", "change_marker", mode="before")
     @classmethod
@@ -134,3 +172,8 @@ def default_cues_path() -> Path:
 def cues_at(path: Path) -> Cues:
     """The cues of a file, loaded once per process."""
     return load_cues(path)
+
+
+def default_cues() -> Cues:
+    """The cues of this repository's corpus/cues.yaml, loaded once per process."""
+    return cues_at(default_cues_path())

@@ -102,21 +102,21 @@ class RuleReader:
     def read(self, message: str, state: ConversationState) -> Reading:
         """Read one message of a conversation."""
         raw = (message or "").strip()[:MAX_QUESTION]
-        cleaned, injected = routing.strip_injection(raw)
+        cleaned, injected = routing.strip_injection(raw, cues=self.cues.route)
         at_step = state.current_step is not None
-        own_next = routing.wants_next_step(cleaned, self.journey, at_step=at_step)
-        base = routing.read_question(cleaned, self.journey, self.cases, own_next)
+        own_next = routing.wants_next_step(cleaned, self.journey, at_step=at_step, cues=self.cues.route)
+        base = routing.read_question(cleaned, self.journey, self.cases, own_next, cues=self.cues.route)
         own, query, next_q = base.route, cleaned, own_next
         follow = self._followup(cleaned, state, own, own_next)
         if follow:  # the standalone question is read again: it names what the message only pointed at
             query = follow.question
-            next_q = routing.wants_next_step(query, self.journey, at_step=at_step)
-            base = routing.read_question(query, self.journey, self.cases, next_q)
+            next_q = routing.wants_next_step(query, self.journey, at_step=at_step, cues=self.cues.route)
+            base = routing.read_question(query, self.journey, self.cases, next_q, cues=self.cues.route)
         route = base.route
         if follow and follow.inherit:
             route = self._inherit(route, state.topic, follow.explicit)
         if follow and follow.own_words:  # who it is for is in the message's own words, not the topic's
-            route = replace(route, audience=routing.audience_of(follow.own_words))
+            route = replace(route, audience=routing.audience_of(follow.own_words, cues=self.cues.route))
         if follow and follow.case and not route.cases:
             route = replace(route, cases=(follow.case,))
         scope_query = (follow.scope_query if follow else None) or base.query
@@ -136,7 +136,7 @@ class RuleReader:
             named=self._names(base.query, own if follow and follow.inherit else route),
             case_from_followup=follow.case if follow else None,
             scope_signals=self._scope_signals(scope_query),
-            unknown_names=tuple(routing.unknown_names(scope_query, self.vocabulary)),
+            unknown_names=tuple(routing.unknown_names(scope_query, self.vocabulary, cues=self.cues.route)),
             entity=self.cues.followup.entity_in(query),
             situation=self._situation(state, base.query),
             filters=Filters.of(parts=[step_part(n) for n in route.steps])
@@ -161,10 +161,10 @@ class RuleReader:
         )
 
     # -- what the message names --------------------------------------------------------------
-    @staticmethod
-    def _names(query: str, route: Route) -> bool:
+    def _names(self, query: str, route: Route) -> bool:
         """An explicit reference: a step, Utilise Funding or a case by its number (not a title word)."""
-        return bool(route.steps or route.funding or (route.cases and routing.names_case_number(query)))
+        by_number = route.cases and routing.names_case_number(query, cues=self.cues.route)
+        return bool(route.steps or route.funding or by_number)
 
     def _scope_signals(self, text: str) -> frozenset[str]:
         scope = self.cues.scope

@@ -1,6 +1,7 @@
 """Read a question: which steps, cases and audience it names, what kind of answer it wants.
 
 Pure functions over the question text, the journey model and the case list; no model involved.
+The cue lists they read by are the ``route`` section of ``corpus/cues.yaml`` (``RouteCues``).
 """
 
 from __future__ import annotations
@@ -10,125 +11,10 @@ from collections import Counter
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
+from assistant.cues import RouteCues, default_cues
 from assistant.journey import Journey
 from assistant.retrieve import Route
 from assistant.text import STOPWORDS, terms, words
-
-# Title words that say nothing about which case is meant.
-_GENERIC_TITLE_WORDS = frozenset(
-    [
-        "case",
-        "cluster",
-        "clusters",
-        "international",
-        "internationalisation",
-        "internationalization",
-        "cooperation",
-        "cooperations",
-        "european",
-        "europe",
-        "network",
-        "programme",
-        "partnership",
-        "partners",
-        "relevant",
-        "linking",
-        "development",
-        "developing",
-        "collaboration",
-        "use",
-        "within",
-        "between",
-        "initiation",
-        "long",
-        "term",
-        "field",
-    ]
-)
-_CASE_NUMBER = re.compile(
-    r"\bcases?(?:\s+stud(?:y|ies))?\s*(?:no\.?|number|#)?\s*(\d{1,2}\s?[ab]?)\b((?:\s*(?:,|and|&|or)\s*\d{1,2}[ab]?\b)*)",
-    re.I,
-)
-_POLICY = re.compile(r"\b(as an? |for |i am an? |i'm an? |we are |the )?polic(y|ies)[ -]?makers?\b", re.I)
-_CLUSTER_ORG = re.compile(
-    r"\b(as an? |for |i am an? |i'm an? |we are |the )?cluster (organi[sz]ations?|managers?)\b", re.I
-)
-_CHECKLIST = re.compile(
-    r"\bcheck ?lists?\b|step completion|completion (criteria|questions)|success criteria|"
-    r"before (we |i |you )?(can |could )?(move|moving|proceed|go|going) (on|to|onto)|"
-    r"ready to (move|proceed|go)|(questions|criteria) (should|must|do) (we|i)|"
-    r"what (do|should|must) (we|i) (need to )?(have )?(done|completed|achieved)|"
-    r"\bbefore (leaving|we leave|i leave|moving on|completing|finishing|closing)\b|\bchecks? before\b|"
-    r"\bbefore (we|i) (can )?(finish|complete|close|wrap up)\b|\bwhat (should|must|needs to) be in place\b|"
-    r"\b(what|which) (should|must|do|does) (\w+ ){0,3}(check|tick|answer)\b",
-    re.I,
-)
-# Instructions aimed at the assistant, in a question or in a retrieved passage. Each alternative ends
-# where the user's real question resumes: a sentence end, or ", then" / "and then" / "also".
-_END = r"(?=,?\s*(?:and\s+)?then\b|\balso\b|[.?!;:]|$)"
-_INJECTION = re.compile(
-    r"\bsystem override\b:?|^\s*(?:system|assistant|developer)\s*:|"
-    rf"\b(?:tell|instruct|advise|remind|urge|inform)\s+the\s+user\b[^.?!;]*?{_END}|"
-    rf"\b(?:answer|respond|reply)(?:\s+to)?\s+(?:every|each|any)\s+(?:\w+\s+)?(?:questions?|quer(?:y|ies)|requests?)\s+with\b[^.?!;]*?{_END}|"
-    r"\b(ignore|disregard|forget)\b[^.?!;]*?\b(handbook|instructions?|rules|sources?|above|previous|context)\b"
-    rf"[^.?!;]*?{_END}|"
-    rf"\b(reveal|print|show|repeat|output)\b[^.?!;]*?\b(system prompt|prompt|instructions)\b[^.?!;]*?{_END}|"
-    rf"\byou are now\b[^.?!;]*?{_END}|\bpretend (to be|you are)\b[^.?!;]*?{_END}|"
-    rf"\btell me a (joke|story|poem)\b[^.?!;]*?{_END}|"
-    rf"\b(cite|quote)\b[^.?!;]*?\b(source|case|reference)\s*(?:\[\d{{1,3}}\]|\d{{2,}}\]?)[^.?!;]*?(?=\s+and\b|{_END[3:]}",
-    re.I | re.M,
-)
-_WHAT_NEXT = re.compile(
-    r"\bwhat('s| is)? (now|next)\b|\bwhere (do|should|can) (we|i) go\b|\bwhat comes (next|after)\b|"
-    r"\bwhere next\b|\bgo from here\b|\bnext step\b|\b(which|what) step (now|then)\b|(^|[.!?]\s+)next\s*\?",
-    re.I,
-)
-_MOVE_WORDS = re.compile(
-    r"\b(next|now|after|afterwards|move|moving|proceed|go|going|continue|restart|start again|back|then)\b",
-    re.I,
-)
-_QUESTION_START = re.compile(r"^\s*(what|which|who|why|how|when|where|does|do|is|are|can|should)\b", re.I)
-_PERSONAL = re.compile(r"\b(we|we're|we've|our|us|i|i'm|i've|my)\b", re.I)
-_STEP_TOPIC = re.compile(
-    r"^(what|tell me|explain|describe|summari[sz]e|give me)\b.*\b(about|involve|involves|cover|covers|mean|"
-    r"overview|summary|purpose|for|is)\b",
-    re.I,
-)
-# Funding is mentioned everywhere; only naming the theme itself routes to its part.
-_FUNDING_PART = re.compile(
-    r"\butilis(e|ing|ation of) funding\b|\bfunding (step|theme|section|chapter|part)\b", re.I
-)
-# Parts of the handbook other than steps, by the words users name them with.
-_PART_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "glossary",
-        re.compile(r"\b(glossary|define[sd]?|definitions?|meaning of|what is meant by|term for)\b", re.I),
-    ),
-    (
-        "linkology",
-        re.compile(
-            r"\b(linkology|links? (section|list)|list of (useful )?links|useful links|websites? listed)\b",
-            re.I,
-        ),
-    ),
-    ("tube-map", re.compile(r"\btube map\b|\b\w+ line\b(?=.*\b(map|show|shows|about)\b)", re.I)),
-    ("conclusions", re.compile(r"\b(conclusions?|outstanding issues)\b", re.I)),
-    (
-        "front-matter",
-        re.compile(
-            r"\b(introduction|executive summary|triple helix|pentagonal helix|tactics results)\b", re.I
-        ),
-    ),
-)
-_CHECKLIST_DONE = re.compile(
-    r"\bhow (do|can|will|would) (we|i) (know|tell) (that )?(we|i)('ve| have|'re| are| am)? ?(finished|done|completed|ready)",
-    re.I,
-)
-_LESSONS = re.compile(r"\blessons?\b|\btake-?aways?\b|\blearn(ed|t)?\b", re.I)
-CASE_SUMMARY = re.compile(
-    r"\b(tell me|about|summar|overview|describe|what (is|was)|challenge|lessons?|learn|learned|learnt|teach|takeaways?)\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -152,15 +38,18 @@ def case_index(
     common_words: frozenset[str] | None = None,
     name_words: frozenset[str] | None = None,
     passages: Sequence[tuple[str | None, str]] = (),
+    *,
+    cues: RouteCues,
 ) -> list[CaseInfo]:
     """Identify each case by the rare words of its title that no other case title uses, and by its title names."""
+    generic = cues.generic_title_words
     tokens = {
-        cid: {w for w in words(title) if w not in STOPWORDS and w not in _GENERIC_TITLE_WORDS and len(w) > 2}
+        cid: {w for w in words(title) if w not in STOPWORDS and w not in generic and len(w) > 2}
         for cid, title in cases
     }
     counts = Counter(w for ws in tokens.values() for w in ws)
     common = common_words or frozenset()
-    names = title_names(cases, passages) if passages else {}
+    names = title_names(cases, passages, cues=cues) if passages else {}
     infos = []
     for cid, title in cases:
         keys = frozenset(w for w in tokens[cid] if counts[w] == 1 and w not in common)
@@ -169,9 +58,15 @@ def case_index(
     return infos
 
 
+# A title name as looked up: its lowercased words, one for an acronym, two for a phrase.
+_Candidate = tuple[str, ...]
+# Where the handbook uses a candidate: (case id of the passage, the words as written there).
+_Uses = list[tuple[str | None, str]]
+
+
 def title_names(
-    cases: Sequence[tuple[str, str]], passages: Sequence[tuple[str | None, str]]
-) -> dict[str, tuple[tuple[tuple[str, ...], ...], frozenset[str]]]:
+    cases: Sequence[tuple[str, str]], passages: Sequence[tuple[str | None, str]], *, cues: RouteCues
+) -> dict[str, tuple[tuple[_Candidate, ...], frozenset[str]]]:
     """Per case, the name phrases and acronyms of its title that point to it (see ``CaseInfo``).
 
     1. Candidates: two adjacent capitalised title words ("Global Links"), or one all-capitals title
@@ -189,21 +84,47 @@ def title_names(
     titled: dict[str, set[str]] = {}
     for cid, title in cases:
         titled.setdefault(_fold(title), set()).add(cid)
-    candidates: dict[tuple[str, ...], set[str]] = {}  # candidate -> normalised titles holding it
+    candidates = _title_candidates(cases, cues.generic_title_words)
+    uses_of = _uses_in(passages, candidates)
+    out: dict[str, tuple[list[_Candidate], set[str]]] = {cid: ([], set()) for cid, _ in cases}
+    for cand, holders in candidates.items():
+        if len(holders) != 1:
+            continue
+        owners = titled[next(iter(holders))]
+        name = _title_name(cand, uses_of[cand], owners)
+        if name is None:
+            continue
+        for cid in owners:
+            if isinstance(name, str):
+                out[cid][1].add(name)
+            else:
+                out[cid][0].append(name)
+    return {cid: (tuple(p), frozenset(a)) for cid, (p, a) in out.items()}
+
+
+def _title_candidates(
+    cases: Sequence[tuple[str, str]], generic: frozenset[str]
+) -> dict[_Candidate, set[str]]:
+    """Steps 1 and 2 of ``title_names``: each candidate with the normalised titles holding it."""
+    candidates: dict[_Candidate, set[str]] = {}
     for _, title in cases:
         tokens = _WORD.findall(_fold_quotes(title))
-        found: list[tuple[str, ...]] = [(t,) for t in tokens if len(t) > 2 and t.isupper()]
+        found: list[_Candidate] = [(t,) for t in tokens if len(t) > 2 and t.isupper()]
         found += [
             (a, b) for a, b in zip(tokens, tokens[1:], strict=False) if a[0].isupper() and b[0].isupper()
         ]
         for cand in found:
             lowered = [w.lower() for w in cand]
-            if not any(w in STOPWORDS for w in lowered) and not all(
-                w in _GENERIC_TITLE_WORDS for w in lowered
-            ):
+            if not any(w in STOPWORDS for w in lowered) and not all(w in generic for w in lowered):
                 candidates.setdefault(tuple(lowered), set()).add(_fold(title))
-    # Every use of a candidate in the passages, with its case and as written, in one pass over their words.
-    uses_of: dict[tuple[str, ...], list[tuple[str | None, str]]] = {cand: [] for cand in candidates}
+    return candidates
+
+
+def _uses_in(
+    passages: Sequence[tuple[str | None, str]], candidates: Iterable[_Candidate]
+) -> dict[_Candidate, _Uses]:
+    """Every use of a candidate in the passages, with its case and as written, in one pass over their words."""
+    uses_of: dict[_Candidate, _Uses] = {cand: [] for cand in candidates}
     for passage_case, text in passages:
         folded = _fold_quotes(text)
         words_at = list(_WORD.finditer(folded))
@@ -216,27 +137,23 @@ def title_names(
                 pair = (*single, second.group(0).lower())
                 if pair in uses_of:
                     uses_of[pair].append((passage_case, f"{first.group(0)} {second.group(0)}"))
-    out: dict[str, tuple[list[tuple[str, ...]], set[str]]] = {cid: ([], set()) for cid, _ in cases}
-    for cand, holders in candidates.items():
-        if len(holders) != 1:
-            continue
-        owners = titled[next(iter(holders))]
-        uses = uses_of[cand]
-        capitalised = all(all(w[0].isupper() for w in use.split()) for _, use in uses)
-        acronym = len(cand) == 1
-        if acronym and not capitalised:
-            uses = [(cid, use) for cid, use in uses if use.isupper()]
-        elif not capitalised:
-            continue
-        using = [cid for cid, _ in uses]
-        if len(using) < (1 if acronym else 2) or 4 * sum(cid in owners for cid in using) < len(using):
-            continue
-        for cid in owners:
-            if acronym:
-                out[cid][1].add(cand[0] if capitalised else cand[0].upper())
-            else:
-                out[cid][0].append(cand)
-    return {cid: (tuple(p), frozenset(a)) for cid, (p, a) in out.items()}
+    return uses_of
+
+
+def _title_name(cand: _Candidate, uses: _Uses, owners: Container[str]) -> _Candidate | str | None:
+    """Steps 3 and 4 of ``title_names``: the phrase, the acronym as it must be written, or None."""
+    capitalised = all(all(w[0].isupper() for w in use.split()) for _, use in uses)
+    acronym = len(cand) == 1
+    if acronym and not capitalised:
+        uses = [(cid, use) for cid, use in uses if use.isupper()]
+    elif not capitalised:
+        return None
+    using = [cid for cid, _ in uses]
+    if len(using) < (1 if acronym else 2) or 4 * sum(cid in owners for cid in using) < len(using):
+        return None
+    if not acronym:
+        return cand
+    return cand[0] if capitalised else cand[0].upper()
 
 
 def _fold_quotes(text: str) -> str:
@@ -275,9 +192,14 @@ class Reading:
     wants_lessons: bool = False
 
 
-def strip_injection(question: str) -> tuple[str, bool]:
+def _route_cues(cues: RouteCues | None) -> RouteCues:
+    """The cues given, or this repository's (for callers that hold no loaded cue file)."""
+    return cues if cues is not None else default_cues().route
+
+
+def strip_injection(question: str, *, cues: RouteCues | None = None) -> tuple[str, bool]:
     """Remove instructions aimed at the assistant ("ignore the handbook and …"); keep the question."""
-    cleaned = _INJECTION.sub(" ", question)
+    cleaned = _route_cues(cues).injection.sub(" ", question)
     if cleaned == question:
         return question.strip(), False
     # What is left after removing instructions: drop the stray connectives and punctuation.
@@ -289,16 +211,17 @@ def strip_injection(question: str) -> tuple[str, bool]:
     return cleaned, True
 
 
-def addressed_to_assistant(text: str) -> bool:
+def addressed_to_assistant(text: str, *, cues: RouteCues | None = None) -> bool:
     """Whether a text gives the assistant an instruction ("ignore the handbook", "SYSTEM: …")."""
-    return _INJECTION.search(text) is not None
+    return _route_cues(cues).injection.search(text) is not None
 
 
-def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
+def named_cases(text: str, cases: Sequence[CaseInfo], *, cues: RouteCues | None = None) -> list[str]:
     """Case ids a text names, by number ("case 12", "case 7a") or by distinctive title words."""
+    cues = _route_cues(cues)
     known = {c.case_id for c in cases}
     found: list[str] = []
-    for m in _CASE_NUMBER.finditer(text):
+    for m in cues.case_number.finditer(text):
         listed = [m.group(1)] + re.findall(r"\d{1,2}[ab]?", m.group(2) or "")
         for raw in listed:
             cid = raw.replace(" ", "").lower()
@@ -309,7 +232,7 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
     text_words = set(words(text))
     written_as_names = proper_words(text)
     title_words = _TitleWords.of(text)
-    if re.search(r"\bmentoring (programme|proposal|case)\b", text, re.I):
+    if cues.mentoring_case.search(text):
         found.append("mentoring")
     by_keys = sorted(
         (
@@ -323,9 +246,9 @@ def named_cases(text: str, cases: Sequence[CaseInfo]) -> list[str]:
     return list(dict.fromkeys(c for c in found if c in known))
 
 
-def names_case_number(text: str) -> bool:
+def names_case_number(text: str, *, cues: RouteCues | None = None) -> bool:
     """Whether a text names a case by its number ("case 12", "cases 7a and 7b")."""
-    return _CASE_NUMBER.search(text) is not None
+    return _route_cues(cues).case_number.search(text) is not None
 
 
 def _names_case(case: CaseInfo, text_words: set[str], written_as_names: set[str]) -> bool:
@@ -381,10 +304,7 @@ def proper_words(text: str) -> set[str]:
     }
 
 
-_NATIONALITY = re.compile(r"(?:ish|ese|ian|ean)$")
-
-
-def unknown_names(text: str, vocabulary: Container[str]) -> list[str]:
+def unknown_names(text: str, vocabulary: Container[str], *, cues: RouteCues | None = None) -> list[str]:
     """Names and acronyms a question writes ("Python", "CRM") that the handbook never uses.
 
     Only names: an ordinary word the handbook lacks is usually a paraphrase of one it has, but a
@@ -392,6 +312,7 @@ def unknown_names(text: str, vocabulary: Container[str]) -> list[str]:
     words ("Spanish", "Japanese", "Brazilian") are left out: other countries are the subject of
     internationalisation, so "Spanish partners" is in scope where the handbook names no Spanish body.
     """
+    nationality = _route_cues(cues).nationality
     found: dict[str, None] = {}
     for sentence in _SENTENCES.split(_fold_quotes(text)):
         tokens = _WORD.findall(sentence)
@@ -400,7 +321,7 @@ def unknown_names(text: str, vocabulary: Container[str]) -> list[str]:
                 continue
             if not (token.isupper() or (i > 0 and token[0].isupper())):
                 continue
-            if not token.isupper() and _NATIONALITY.search(token):
+            if not token.isupper() and nationality.search(token):
                 continue
             stems = terms(token)
             if stems and not any(t in vocabulary for t in stems):
@@ -408,12 +329,14 @@ def unknown_names(text: str, vocabulary: Container[str]) -> list[str]:
     return list(found)
 
 
-def named_parts(text: str) -> tuple[str, ...]:
+def named_parts(text: str, *, cues: RouteCues | None = None) -> tuple[str, ...]:
     """Non-step parts a question names ("the glossary", "the Tube Map", "the conclusions")."""
-    return tuple(part for part, pattern in _PART_NAMES if pattern.search(text))
+    return tuple(part for part, pattern in _route_cues(cues).parts.items() if pattern.search(text))
 
 
-def wants_next_step(text: str, journey: Journey, at_step: bool = False) -> bool:
+def wants_next_step(
+    text: str, journey: Journey, at_step: bool = False, *, cues: RouteCues | None = None
+) -> bool:
     """A question about where to go next, or a description of a loop or exit the journey names.
 
     ``at_step``: the user's current step is known, so a plain statement ("The collaboration was
@@ -421,22 +344,24 @@ def wants_next_step(text: str, journey: Journey, at_step: bool = False) -> bool:
     """
     from assistant import nextstep
 
-    if _WHAT_NEXT.search(text) or nextstep.asks_next_step(text, journey):
+    cues = _route_cues(cues)
+    if cues.what_next.search(text) or nextstep.asks_next_step(text, journey):
         return True
-    if nextstep.is_next_step_question(text, journey) and _MOVE_WORDS.search(text):
+    if nextstep.is_next_step_question(text, journey) and cues.move_words.search(text):
         return True
     condition = nextstep.detect_condition(journey, text)
     # "market failure" is a topic; "our project failed" is a situation: the user must speak of themselves.
     if condition in (None, "checklist_met"):
         return False
-    statement = not text.rstrip().endswith("?") and not _QUESTION_START.match(text)
-    return bool(_PERSONAL.search(text)) or (at_step and statement)
+    statement = not text.rstrip().endswith("?") and not cues.question_start.match(text)
+    return bool(cues.personal.search(text)) or (at_step and statement)
 
 
-def audience_of(text: str) -> str | None:
+def audience_of(text: str, *, cues: RouteCues | None = None) -> str | None:
     """The audience a question speaks for, when it names one."""
-    policy = _POLICY.search(text)
-    cluster = _CLUSTER_ORG.search(text)
+    cues = _route_cues(cues)
+    policy = cues.policy_makers.search(text)
+    cluster = cues.cluster_organisations.search(text)
     if policy and not cluster:
         return "policy_maker"
     if cluster and not policy:
@@ -445,48 +370,40 @@ def audience_of(text: str) -> str | None:
 
 
 def read_question(
-    question: str, journey: Journey, cases: Sequence[CaseInfo], next_step_question: bool
+    question: str, journey: Journey, cases: Sequence[CaseInfo], next_step_question: bool, *, cues: RouteCues
 ) -> Reading:
     """Route and classify a question."""
-    query, injected = strip_injection(question)
+    query, injected = strip_injection(question, cues=cues)
     steps = tuple(journey.match_steps(query))
-    case_ids = tuple(named_cases(query, cases))
+    case_ids = tuple(named_cases(query, cases, cues=cues))
     route = Route(
         steps=steps,
         cases=case_ids,
-        funding=bool(_FUNDING_PART.search(query)),
-        audience=audience_of(query),
-        parts=named_parts(query),
+        funding=bool(cues.funding_part.search(query)),
+        audience=audience_of(query, cues=cues),
+        parts=named_parts(query, cues=cues),
     )
-    if (_CHECKLIST.search(query) or _CHECKLIST_DONE.search(query)) and not (
-        next_step_question and _WHAT_NEXT.search(query)
+    if (cues.checklist.search(query) or cues.checklist_done.search(query)) and not (
+        next_step_question and cues.what_next.search(query)
     ):
         intent = "checklist"
     elif next_step_question:
         intent = "next_step"
-    elif case_ids and not route.parts and CASE_SUMMARY.search(query):
+    elif case_ids and not route.parts and cues.case_summary.search(query):
         intent = "case"
     elif (
         steps
         and len(steps) == 1
-        and _STEP_TOPIC.search(query)
-        and not _leftover_terms(query, journey, steps[0])
+        and cues.step_topic.search(query)
+        and not _leftover_terms(query, journey, steps[0], cues.step_question_words)
     ):
         intent = "step"
     else:
         intent = "general"
-    return Reading(query or question, route, intent, injected, bool(_LESSONS.search(query)))
+    return Reading(query or question, route, intent, injected, bool(cues.lessons.search(query)))
 
 
-_STEP_QUESTION_WORDS = frozenset(
-    terms(
-        "step about involve involves cover covers mean means overview summary summarise purpose what is "
-        "tell explain describe give main idea point stage phase"
-    )
-)
-
-
-def _leftover_terms(query: str, journey: Journey, step: int) -> set[str]:
+def _leftover_terms(query: str, journey: Journey, step: int, question_words: frozenset[str]) -> set[str]:
     """Terms of a question beyond naming the step: none left means "what is Step N about?"."""
     named = set(terms(journey.step(step).title)) | {t for a in journey.step(step).aliases for t in terms(a)}
-    return {t for t in terms(query) if t not in named and t not in _STEP_QUESTION_WORDS and not t.isdigit()}
+    return {t for t in terms(query) if t not in named and t not in question_words and not t.isdigit()}

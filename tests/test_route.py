@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assistant.cues import CueError, default_cues, default_cues_path, load_cues
 from assistant.route import case_index, named_cases, unknown_names
 from assistant.text import terms
 
@@ -34,7 +40,7 @@ PASSAGES: list[tuple[str | None, str]] = [
 
 
 def _names(question: str) -> list[str]:
-    return named_cases(question, case_index(CASES, passages=PASSAGES))
+    return named_cases(question, case_index(CASES, passages=PASSAGES, cues=default_cues().route))
 
 
 def test_a_name_phrase_of_the_title_names_the_case_in_any_letter_case() -> None:
@@ -67,3 +73,26 @@ def test_names_the_handbook_never_uses_are_reported() -> None:
     # (other countries are what internationalisation is about) are not reported.
     assert unknown_names("Should we look for Spanish or Japanese partners?", vocabulary) == []
     assert unknown_names("Bother! How do we befriend partners in Brazil with our PM tools?", vocabulary) == []
+
+
+def test_a_route_pattern_that_does_not_compile_is_an_error_naming_its_key(tmp_path: Path) -> None:
+    data = yaml.safe_load(default_cues_path().read_text(encoding="utf-8"))
+    data["route"]["what_next"] = r"\bwhat (now|next\b"
+    broken = tmp_path / "cues.yaml"
+    broken.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(CueError, match=r"cue 'route\.what_next': does not compile"):
+        load_cues(broken)
+
+
+def test_the_route_section_forbids_unknown_keys_and_names_its_part_names(tmp_path: Path) -> None:
+    data = yaml.safe_load(default_cues_path().read_text(encoding="utf-8"))
+    data["route"]["what_nxt"] = r"\bwhat next\b"
+    extra = tmp_path / "cues.yaml"
+    extra.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(CueError, match=r"cue 'route\.what_nxt'"):
+        load_cues(extra)
+    del data["route"]["what_nxt"]
+    data["route"]["parts"]["glosary"] = data["route"]["parts"].pop("glossary")
+    extra.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(CueError, match=r"cue 'route\.parts\.glosary"):
+        load_cues(extra)

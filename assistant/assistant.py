@@ -42,6 +42,7 @@ _CASE_LABEL = re.compile(
 )
 #: Why a message is refused, as the refusal says it ("… (it asks for a writing task) …").
 WRITING_TASK = "a writing task"
+ACTION_TASK = "a task to carry out, not a question the handbook answers"
 AFTER_THE_HANDBOOK = "facts after the handbook was written (2012)"
 
 
@@ -133,7 +134,14 @@ class Assistant:
             else None
         )
         self.reader: Reader = reader_from_setting(
-            settings.reader, journey, self.case_info, self.cues, self.idf, situations, index.embed
+            settings.reader,
+            journey,
+            self.case_info,
+            self.cues,
+            self.idf,
+            situations,
+            index.embed,
+            settings.situation_margin,
         )
 
     @classmethod
@@ -274,7 +282,10 @@ class Assistant:
         margin = None
         if self.scope_examples is not None:
             same = reading.margin_query == reading.query
-            margin = self.scope_examples.margin(vector if same else self.index.embed(reading.margin_query))
+            margin = self.scope_examples.margin(
+                vector if same else self.index.embed(reading.margin_query),
+                speaks_of_time="speaks_of_time" in reading.scope_signals,
+            )
         return Found(ranked, strength, degraded, margin)
 
     def _shape(self, reading: Reading, found: Found, state: ConversationState) -> Shaped:
@@ -349,7 +360,7 @@ class Assistant:
         shaped.missing = list(reading.unknown_names)
         # With the vector store unreachable there is no similarity to judge coverage by: answer.
         why = None if found.degraded is not None else self._uncovered(reading, found)
-        if not reading.query.strip() or (why and (not reading.named or why == WRITING_TASK)):
+        if not reading.query.strip() or (why and (not reading.named or why in (WRITING_TASK, ACTION_TASK))):
             shaped.refused, shaped.refusal_reason = True, why
             return
         passages = select_passages(
@@ -687,6 +698,8 @@ class Assistant:
         names = reading.unknown_names
         if "writing_task" in signals:
             return WRITING_TASK
+        if "action_task" in signals:
+            return ACTION_TASK
         q_terms = set(terms(query))
         if not q_terms or strength < s.refusal_floor:
             return "a topic the handbook does not discuss"

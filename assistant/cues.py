@@ -77,7 +77,9 @@ class ScopeCues(_Cues):
     """Signs that a message asks for what the handbook cannot give."""
 
     writing_task: Pattern
+    action_task: Pattern
     time_sensitive: Pattern
+    speaks_of_time: Pattern
     about_the_handbook: Pattern
     definition: Pattern
     bare_definition: Pattern

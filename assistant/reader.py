@@ -56,7 +56,7 @@ class Reading:
     step_source: str | None = None
     condition: str | None = None  # the journey condition the user picked among offered choices
     condition_confidence: float = 0.0
-    scope_signals: frozenset[str] = frozenset()  # writing_task, time_sensitive, about_the_handbook
+    scope_signals: frozenset[str] = frozenset()  # writing_task, time_sensitive, speaks_of_time, …
     unknown_names: tuple[str, ...] = ()
     entity: tuple[str, str] | None = None  # (kind, phrase) of a named thing: ("tube_line", "red line")
     situation: str = ""  # the user's recent words that may tell where they are on the journey
@@ -170,7 +170,9 @@ class RuleReader:
         scope = self.cues.scope
         checks = {
             "writing_task": scope.writing_task,
+            "action_task": scope.action_task,
             "time_sensitive": scope.time_sensitive,
+            "speaks_of_time": scope.speaks_of_time,
             "about_the_handbook": scope.about_the_handbook,
         }
         return frozenset(name for name, pattern in checks.items() if pattern.search(text))
@@ -322,6 +324,7 @@ def reader_from_setting(
     vocabulary: Container[str],
     examples: SituationExamples | None = None,
     embed: Callable[[str], Sequence[float]] | None = None,
+    situation_margin: float = 0.0,
 ) -> Reader:
     """The reader a setting names; an unknown one is an error listing the valid ones.
 
@@ -334,5 +337,5 @@ def reader_from_setting(
         from assistant.situations import ExampleReader
 
         rules = RuleReader(journey, cases, cues, vocabulary)
-        return rules if embed is None else ExampleReader(rules, journey, examples, embed)
+        return rules if embed is None else ExampleReader(rules, journey, examples, embed, situation_margin)
     raise ReaderConfigError(f"unknown reader {setting!r}: use one of {', '.join(READERS)}")

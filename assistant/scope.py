@@ -16,6 +16,8 @@ import numpy as np
 from ingest.example_index import BANK, OFF_TOPIC, ExampleVectors, load_example_vectors, unit_rows
 from ingest.store import ChunkStore
 
+#: The topic of the off-topic examples about facts after the handbook was written.
+AFTER_2014 = "after_2014"
 #: How a refusal names the topic of the nearest out-of-scope example.
 TOPIC_WORDS: dict[str, str] = {
     "hr": "HR and hiring",
@@ -24,7 +26,7 @@ TOPIC_WORDS: dict[str, str] = {
     "accounting": "accounting and tax",
     "marketing": "marketing",
     "travel_events": "travel and event logistics",
-    "after_2014": "facts after the handbook was written (2012)",
+    AFTER_2014: "facts after the handbook was written (2012)",
     "writing_tasks": "a writing task",
     "general_business": "general business advice",
     "unrelated": "a topic unrelated to cluster internationalisation",
@@ -44,6 +46,9 @@ class ScopeExamples:
 
     def __init__(self, in_scope: ExampleVectors, out_of_scope: ExampleVectors) -> None:
         self.in_scope, self.out_of_scope = in_scope, out_of_scope
+        self._after_the_handbook = np.array(
+            [label == AFTER_2014 for label in out_of_scope.labels], dtype=bool
+        )
 
     @classmethod
     def from_store(cls, store: ChunkStore, own_documents: Sequence[str] = ()) -> ScopeExamples | None:
@@ -64,9 +69,16 @@ class ScopeExamples:
             )
         return cls(bank, stored[OFF_TOPIC])
 
-    def margin(self, vector: Sequence[float]) -> Margin:
-        """Best in-scope cosine minus best out-of-scope cosine for a question vector."""
+    def margin(self, vector: Sequence[float], speaks_of_time: bool = True) -> Margin:
+        """Best in-scope cosine minus best out-of-scope cosine for a question vector.
+
+        A question that does not speak of time is not compared with the examples of facts after the
+        handbook: their topics are the handbook's own, only their time is not.
+        """
         unit = unit_rows([list(vector)])[0]
         ((_, inside),) = self.in_scope.best(unit)
-        ((row, outside),) = self.out_of_scope.best(unit)
-        return Margin(round(inside - outside, 4), self.out_of_scope.labels[row])
+        cosines = self.out_of_scope.vectors @ unit
+        if not speaks_of_time:
+            cosines = np.where(self._after_the_handbook, -1.0, cosines)
+        row = int(np.argmax(cosines))
+        return Margin(round(inside - float(cosines[row]), 4), self.out_of_scope.labels[row])

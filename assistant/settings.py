@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     support_threshold: float = Field(
         default=0.5, ge=0, le=1, description="Token overlap a cited sentence needs."
     )
+    situation_margin: float = Field(
+        # Calibrated on the gold set (see the README): the highest margin that loses no situation there.
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Offer situation choices only when the nearest condition example is this much nearer than any neutral or off-topic one.",
+    )
     scope_margin_threshold: float = Field(
         # Calibrated on the gold set: the highest threshold that adds no false refusal there (its lowest
         # answerable margin is -0.004; at 0.0 the gold false-refusal rate rises from 0.7% to 1.3%).

@@ -22,6 +22,8 @@ from assistant.text import terms
 from ingest.example_index import OFF_TOPIC, SITUATION, ExampleVectors, unit_rows
 
 NEUTRAL = "neutral"
+#: How many nearest examples of a label make its score.
+NEAREST_PER_LABEL = 3
 #: How many conditions one question offers at most.
 MAX_CHOICES = 3
 #: A reply longer than this (in words) is a new message, not a pick.
@@ -77,14 +79,23 @@ class SituationExamples:
         return cls(stored[SITUATION], stored.get(OFF_TOPIC))
 
     def nearest(self, vector: Sequence[float]) -> list[tuple[str, float]]:
-        """Every label (condition, ``neutral``, ``off_topic``) with its best cosine, nearest first."""
+        """Every label (condition, ``neutral``, ``off_topic``) with its score, nearest first.
+
+        A label's score is the mean cosine of its ``NEAREST_PER_LABEL`` nearest examples: one stray
+        example close in topic (a neutral message about the same test labs) then decides less, and a
+        label with many examples is not favoured for having more chances at one close one.
+        """
         unit = unit_rows([list(vector)])[0]
-        best: dict[str, float] = {}
+        by_label: dict[str, list[float]] = {}
         for rows, labels in self._groups():
             cosines = rows.vectors @ unit
             for label, cosine in zip(labels, cosines.tolist(), strict=True):
-                best[label] = max(best.get(label, -1.0), float(cosine))
-        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+                by_label.setdefault(label, []).append(float(cosine))
+        scores = {
+            label: sum(sorted(c, reverse=True)[:NEAREST_PER_LABEL]) / min(len(c), NEAREST_PER_LABEL)
+            for label, c in by_label.items()
+        }
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def _groups(self) -> list[tuple[ExampleVectors, Sequence[str]]]:
         groups: list[tuple[ExampleVectors, Sequence[str]]] = [(self.situations, self.situations.labels)]
@@ -110,15 +121,28 @@ def tells_own_situation(text: str, journey: Journey) -> bool:
     return any(_OWN.search(s) and s not in asked for s in sentences)
 
 
+def situation_gap(ranked: Sequence[tuple[str, float]]) -> float:
+    """How much nearer the nearest condition is than the nearest neutral or off-topic example."""
+    told = [cosine for label, cosine in ranked if label not in (NEUTRAL, OFF_TOPIC)]
+    untold = [cosine for label, cosine in ranked if label in (NEUTRAL, OFF_TOPIC)]
+    return max(told, default=-1.0) - max(untold, default=-1.0)
+
+
 def choices_for(
-    journey: Journey, ranked: Sequence[tuple[str, float]], current_step: int | None, guess: int | None
+    journey: Journey,
+    ranked: Sequence[tuple[str, float]],
+    current_step: int | None,
+    guess: int | None,
+    margin: float = 0.0,
 ) -> list[Choice]:
     """The nearest conditions as choices, each with the step it leads to; none when neutral is nearest.
 
+    ``margin``: the nearest condition must be at least this much nearer than any neutral or off-topic
+    example, since a message that tells nothing is often only a little nearer a condition.
     With a current step, only the transitions that leave it are offered; "you met the checklist" is
     offered only when a step is known or confidently inferred (``guess``), since it says where to go.
     """
-    if not ranked or ranked[0][0] in (NEUTRAL, OFF_TOPIC):
+    if not ranked or ranked[0][0] in (NEUTRAL, OFF_TOPIC) or situation_gap(ranked) < margin:
         return []
     out: list[Choice] = []
     for condition, _ in ranked:
@@ -203,8 +227,10 @@ class ExampleReader:
         journey: Journey,
         examples: SituationExamples | None,
         embed: Callable[[str], Sequence[float]],
+        margin: float = 0.0,
     ) -> None:
         self.rules, self.journey, self.examples, self.embed = rules, journey, examples, embed
+        self.margin = margin
 
     def read(self, message: str, state: ConversationState) -> Reading:
         """Read one message; a pick of offered choices, or choices for a situation no cue recognises."""
@@ -223,7 +249,7 @@ class ExampleReader:
             return replace(
                 reading, query_vector=kept
             )  # it tells which step the user is at: the rules place them
-        choices = choices_for(self.journey, ranked, state.current_step, None)
+        choices = choices_for(self.journey, ranked, state.current_step, None, self.margin)
         moving_on = bool(choices) and choices[0].condition == CHECKLIST_MET
         if not choices or (moving_on and asks_next_step(reading.message, self.journey)):
             return replace(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ class IngestSummary:
     written: bool = False
     examples_rebuilt: bool = False
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what went in, but needs fixing (a bank quote)
 
     @property
     def ok(self) -> bool:
@@ -84,6 +85,7 @@ def _examples(
     embedder: Embedder,
     summary: IngestSummary,
     progress: Progress | None,
+    chunks: Sequence[Chunk],
 ) -> None:
     """Embed the example files of the first ingested folder that has them (the corpus folder)."""
     folders = [Path(p) for p in paths if Path(p).is_dir()]
@@ -91,7 +93,9 @@ def _examples(
     if home is None:
         return
     try:
-        summary.examples_rebuilt = build_examples(store, embedder, home, progress)
+        built = build_examples(store, embedder, home, progress, chunks)
+        summary.examples_rebuilt = built.rebuilt
+        summary.warnings.extend(built.unattached)
     except ExampleError as exc:
         summary.errors.append(f"{exc}: fix the line and run `handbook ingest` again")
 
@@ -152,7 +156,7 @@ def run_ingest(
     summary.chunks_added = len(final_ids) - len(reused)
     summary.chunks_removed = len(set(old_by_id) - set(final_ids))
 
-    _examples(paths, store, embedder, summary, progress)
+    _examples(paths, store, embedder, summary, progress, final)
     if not rebuild and set(final_ids) == set(old_by_id):
         # Nothing to write, but a killed ingest may have left a generation behind after moving the pointer.
         store.cleanup_leftovers()

@@ -75,6 +75,8 @@ def ingest(
         raise fail(str(exc)) from None
     for line in summary.errors:
         err.print(f"[red]failed:[/red] {escape(line)}", highlight=False)
+    for line in summary.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     console.print(escape(summary.line()), highlight=False)
     if summary.errors:
         raise typer.Exit(1)

@@ -92,6 +92,8 @@ def show_summary(summary: IngestSummary) -> None:
     (st.success if summary.ok else st.warning)(escape(summary.line()))
     for error in summary.errors:
         st.error(escape(error))
+    for warning in summary.warnings:
+        st.warning(escape(warning))
 
 
 def save_uploads(folder: Path, uploads: list) -> list[Path]:

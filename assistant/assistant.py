@@ -284,7 +284,9 @@ class Assistant:
             same = reading.margin_query == reading.query
             margin = self.scope_examples.margin(
                 vector if same else self.index.embed(reading.margin_query),
-                speaks_of_time="speaks_of_time" in reading.scope_signals,
+                # A question about a case is not held against the post-2014 examples about that case
+                # ("Has the Medicon Valley programme grown since 2012?") unless it speaks of time too.
+                speaks_of_time="speaks_of_time" in reading.scope_signals or not reading.route.cases,
             )
         return Found(ranked, strength, degraded, margin)
 
@@ -370,6 +372,7 @@ class Assistant:
             self.settings.answer_sentences,
             skip=self.boilerplate,
             lead=_entity_pattern(reading.entity),
+            context=reading.answer_context,
         )
         passages = [p for p in passages if quotable(p.text)]  # never quote instructions
         shaped.lines.append(render(passages, shaped.sources))

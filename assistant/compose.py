@@ -171,6 +171,10 @@ def _with_what_follows(text: str, following: Sequence[tuple[int, str]], skip: fr
     return text
 
 
+#: How much the words of the question a follow-up leans on count, against the message's own (1.0).
+CONTEXT_WEIGHT = 0.4
+
+
 def select_passages(
     question: str,
     ranked: Sequence[Scored],
@@ -179,13 +183,17 @@ def select_passages(
     max_chunks: int = 5,
     skip: frozenset[str] = frozenset(),
     lead: re.Pattern[str] | None = None,
+    context: str = "",
 ) -> list[Passage]:
     """The sentences of the top chunks that best answer ``question``, in reading order (none of ``skip``).
 
     ``lead``: what the sentence about the thing asked about says ("Line (Dark Blue)"); it leads.
+    ``context``: the question a follow-up leans on; its words count for less than the message's own.
     """
     q_terms = set(terms(question))
     q_weight = sum(idf.get(t, 1.0) for t in q_terms) or 1.0
+    c_terms = set(terms(context)) - q_terms
+    c_weight = sum(idf.get(t, 1.0) for t in c_terms) or 1.0
     wanted = answer_type(question)
     candidates: list[Passage] = []
     for rank, scored in enumerate(ranked[:max_chunks]):
@@ -200,6 +208,7 @@ def select_passages(
                 continue
             s_terms = set(terms(stripped))
             coverage = sum(idf.get(t, 1.0) for t in q_terms & s_terms) / q_weight
+            coverage += CONTEXT_WEIGHT * sum(idf.get(t, 1.0) for t in c_terms & s_terms) / c_weight
             # Long sentences cover more by chance; a mild length penalty keeps answers crisp.
             length_penalty = 0.05 * math.log1p(max(0, len(stripped) - 250) / 100)
             # "How long …?" is answered by a sentence with a duration even when it shares few words.

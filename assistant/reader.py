@@ -41,6 +41,7 @@ class Reading:
     answer_query: str  # whose words the quoted sentences must share: the message's own, not the topic's
     route: Route  # the steps, cases, parts and audience it names or refers back to
     intent: str  # general | checklist | case | step | next_step | start | context
+    answer_context: str = ""  # a follow-up: the question it leans on, whose words count for less
     injected: bool = False
     wants_lessons: bool = False
     followup: bool = False  # it leans on the previous turn
@@ -127,6 +128,7 @@ class RuleReader:
             scope_query=scope_query,
             margin_query=own_words,
             answer_query=own_words,
+            answer_context=(state.last_question or "") if follow else "",
             route=route,
             intent=base.intent,
             injected=injected or base.injected,

@@ -72,8 +72,8 @@ class ScopeExamples:
     def margin(self, vector: Sequence[float], speaks_of_time: bool = True) -> Margin:
         """Best in-scope cosine minus best out-of-scope cosine for a question vector.
 
-        A question that does not speak of time is not compared with the examples of facts after the
-        handbook: their topics are the handbook's own, only their time is not.
+        ``speaks_of_time`` False: the examples of facts after the handbook are left out; their topics
+        are often the handbook's own (a case), only their time is not.
         """
         unit = unit_rows([list(vector)])[0]
         ((_, inside),) = self.in_scope.best(unit)

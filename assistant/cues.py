@@ -134,10 +134,13 @@ class Cues(_Cues):
     self_introduction: Pattern
     in_progress: Pattern
     change_marker: Pattern
+    own_situation: Pattern
     scope: ScopeCues
     route: RouteCues
 
-    @field_validator("roles", "start", "self_introduction", "in_progress", "change_marker", mode="before")
+    @field_validator(
+        "roles", "start", "self_introduction", "in_progress", "change_marker", "own_situation", mode="before"
+    )
     @classmethod
     def _patterns(cls, value: Any) -> Any:
         return _compile_all(value)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
 _STEP_NUMBER = re.compile(r"\bstep\s*(\d{1,2})\b", re.I)
+_SENTENCES = re.compile(r"(?<=[.!?;])\s+")
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ class RuleReader:
 
     def _only_where(self, text: str) -> bool:
         """A statement of work under way that tells no change: it places the user, it asks for no move."""
-        statement = not text.rstrip().endswith("?")
+        # One sentence: "Halfway through the project, an investor offered …. It carries on." tells an event.
+        statement = not text.rstrip().endswith("?") and len(_SENTENCES.split(text.strip())) == 1
         return (
             statement
             and bool(self.cues.in_progress.search(text))
@@ -339,5 +341,9 @@ def reader_from_setting(
         from assistant.situations import ExampleReader
 
         rules = RuleReader(journey, cases, cues, vocabulary)
-        return rules if embed is None else ExampleReader(rules, journey, examples, embed, situation_margin)
+        return (
+            rules
+            if embed is None
+            else ExampleReader(rules, journey, examples, embed, situation_margin, cues.own_situation)
+        )
     raise ReaderConfigError(f"unknown reader {setting!r}: use one of {', '.join(READERS)}")

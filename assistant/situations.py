@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from assistant.cues import default_cues
 from assistant.journey import CHECKLIST_MET, Journey
 from assistant.nextstep import CONFIDENT, asks_next_step, detect_condition, infer_current_step
 from assistant.reader import Reader, Reading
@@ -50,7 +51,6 @@ WORDING: dict[str, tuple[str, str]] = {
     ),
     "cluster_decline": ("Your cluster is declining", "is your cluster declining or turning into a new one"),
 }
-_OWN = re.compile(r"\b(?:we|we're|we've|our|ours|us|i|i'm|i've|my|me)\b", re.I)
 # Questions about the handbook's contents tell no situation, even when they start with one.
 _ABOUT_HANDBOOK = re.compile(r"\bhandbook\b|\bcase stud(?:y|ies)\b|\btube map\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -104,8 +104,10 @@ class SituationExamples:
         return groups
 
 
-def tells_own_situation(text: str, journey: Journey) -> bool:
+def tells_own_situation(text: str, journey: Journey, own: re.Pattern[str] | None = None) -> bool:
     """A message that may tell the user's own situation: a personal statement or a "what now?" question.
+
+    ``own``: the words by which a statement is about the user (the ``own_situation`` cues).
 
     A question alone ("Should we start with nearby countries?") asks for advice and tells nothing.
     """
@@ -118,7 +120,8 @@ def tells_own_situation(text: str, journey: Journey) -> bool:
     # "We're planning a delegation. Which visas will our members need?" asks for facts: answer that.
     if any(len(terms(s)) >= _CONTENT_TERMS for s in asked):
         return False
-    return any(_OWN.search(s) and s not in asked for s in sentences)
+    own = own or default_cues().own_situation
+    return any(own.search(s) and s not in asked for s in sentences)
 
 
 def situation_gap(ranked: Sequence[tuple[str, float]]) -> float:
@@ -228,9 +231,10 @@ class ExampleReader:
         examples: SituationExamples | None,
         embed: Callable[[str], Sequence[float]],
         margin: float = 0.0,
+        own: re.Pattern[str] | None = None,
     ) -> None:
         self.rules, self.journey, self.examples, self.embed = rules, journey, examples, embed
-        self.margin = margin
+        self.margin, self.own = margin, own
 
     def read(self, message: str, state: ConversationState) -> Reading:
         """Read one message; a pick of offered choices, or choices for a situation no cue recognises."""
@@ -244,6 +248,8 @@ class ExampleReader:
         vector = self.embed(text)
         kept = tuple(vector) if text == reading.query else reading.query_vector
         ranked = self.examples.nearest(vector) if self.examples is not None else []
+        if "?" not in text:  # the off-topic examples are requests: a plain statement is not one
+            ranked = [(label, score) for label, score in ranked if label != OFF_TOPIC]
         guess, confidence = infer_current_step(self.journey, text)
         if confidence >= CONFIDENT and state.current_step is None:
             return replace(
@@ -267,7 +273,7 @@ class ExampleReader:
             and not reading.only_where
             and detect_condition(self.journey, reading.message) is None
             and (reading.intent != "next_step" or detect_condition(self.journey, reading.situation) is None)
-            and tells_own_situation(reading.message, self.journey)
+            and tells_own_situation(reading.message, self.journey, self.own)
             and not self._asks_only(reading)
         )
 

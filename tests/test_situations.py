@@ -142,6 +142,49 @@ def test_neutral_messages_get_no_choices(assistant, message) -> None:  # type: i
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "message",
+    [
+        # Where the user is, with work under way and nothing changed (the new-user bug of the last round).
+        "We're halfway through delivering a joint pilot project with a Finnish cluster.",
+        "We are in the middle of negotiating a cooperation agreement with two clusters in Chile.",
+        # A state, not a change.
+        "We are a medical technology cluster with 120 members in Bavaria and we want to learn from others.",
+        "We are preparing a delegation visit to Japan in the spring.",
+        "We signed a memorandum of understanding with a Polish cluster last year and are running joint workshops.",
+        "Our project with the Austrian cluster is going well so far.",
+        "We have a good relationship with two clusters in Spain and talk every month.",
+        "We received Interreg funding for a three-year project.",
+    ],
+)
+def test_statements_of_where_we_are_get_no_choices(assistant, message) -> None:  # type: ignore[no-untyped-def]
+    """A statement of the user's state or work under way tells no change: no choices, no next step."""
+    answer = assistant.ask(message)
+    assert not answer.choices and answer.next_step is None, answer.text
+
+
+@pytest.mark.slow
+def test_work_under_way_is_noted_and_a_later_failure_still_leads_back_to_step_6(assistant) -> None:  # type: ignore[no-untyped-def]
+    """ "Halfway through delivering a pilot" is noted; "it is dead, what now?" then gets Step 6."""
+    noted = assistant.ask("We're halfway through delivering a joint pilot project with a Finnish cluster.")
+    assert noted.intent == "context" and noted.text.startswith("Noted")
+    failed = assistant.ask(
+        "The Finnish side has pulled the plug and the pilot is dead. What now?", noted.state
+    )
+    assert failed.next_step is not None and failed.next_step.step == 6
+
+
+@pytest.mark.slow
+def test_an_event_told_during_work_under_way_is_still_compared(assistant) -> None:  # type: ignore[no-untyped-def]
+    """ "Halfway through …" followed by what happened tells a change: it gets choices or a next step."""
+    answer = assistant.ask(
+        "Halfway through our joint robotics pilot with the Czech cluster, their government changed the "
+        "funding rules overnight. We are carrying on as best we can."
+    )
+    assert answer.choices or answer.next_step is not None
+
+
+@pytest.mark.slow
 def test_a_pick_by_number_in_handbook_chat(handbook_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """`handbook chat`: the choices are numbered, and replying 1 gives the next step of the first."""
     from ui.cli import app

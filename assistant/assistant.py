@@ -774,7 +774,8 @@ class Assistant:
         elif proposal is None and not reading.message.rstrip().endswith("?"):
             # A statement about the user's situation ("we are building trust with …") places them.
             step, confidence = nextstep.infer_current_step(self.journey, reading.message)
-            if step is not None and confidence >= nextstep.CONFIDENT:
+            # A statement answered "Noted: you are at Step N" keeps that step, as the answer said.
+            if step is not None and (confidence >= nextstep.CONFIDENT or shaped.intent == "context"):
                 state.current_step = step
                 state.step_source = "said" if confidence >= 1.0 else "inferred"
         return state

@@ -75,24 +75,29 @@ def test_names_the_handbook_never_uses_are_reported() -> None:
     assert unknown_names("Bother! How do we befriend partners in Brazil with our PM tools?", vocabulary) == []
 
 
+def _cue_data() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(default_cues_path().read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _load(data: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    path = tmp_path / "cues.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    load_cues(path)
+
+
 def test_a_route_pattern_that_does_not_compile_is_an_error_naming_its_key(tmp_path: Path) -> None:
-    data = yaml.safe_load(default_cues_path().read_text(encoding="utf-8"))
+    data = _cue_data()
     data["route"]["what_next"] = r"\bwhat (now|next\b"
-    broken = tmp_path / "cues.yaml"
-    broken.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(CueError, match=r"cue 'route\.what_next': does not compile"):
-        load_cues(broken)
+        _load(data, tmp_path)
 
 
 def test_the_route_section_forbids_unknown_keys_and_names_its_part_names(tmp_path: Path) -> None:
-    data = yaml.safe_load(default_cues_path().read_text(encoding="utf-8"))
+    data = _cue_data()
     data["route"]["what_nxt"] = r"\bwhat next\b"
-    extra = tmp_path / "cues.yaml"
-    extra.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(CueError, match=r"cue 'route\.what_nxt'"):
-        load_cues(extra)
+        _load(data, tmp_path)
     del data["route"]["what_nxt"]
     data["route"]["parts"]["glosary"] = data["route"]["parts"].pop("glossary")
-    extra.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(CueError, match=r"cue 'route\.parts\.glosary"):
-        load_cues(extra)
+        _load(data, tmp_path)

@@ -1,4 +1,4 @@
-"""Scope by examples with users' own documents, and the question bank attached to the chunks at ingest."""
+"""Scope by examples: users' own documents, the bank attached at ingest, post-2014 examples and task requests."""
 
 from __future__ import annotations
 
@@ -92,3 +92,38 @@ def test_a_bank_quote_in_no_chunk_is_named_at_ingest(tmp_path: Path) -> None:
     assert len(summary.warnings) == 1
     assert summary.warnings[0].startswith("questions.jsonl line 2: its quote is in no chunk")
     assert "run `handbook ingest` again" in summary.warnings[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "refused"),
+    [
+        ("How long are the Medicon Valley Alliance ambassadors placed abroad, and who pays for them?", False),
+        ("How are the Medicon Valley ambassadors organised?", False),
+        ("How many ambassadors does the Medicon Valley programme have today?", True),
+        ("Has the Medicon Valley ambassador programme grown since 2015?", True),
+    ],
+)
+def test_a_question_about_a_case_is_refused_as_after_the_handbook_only_when_it_speaks_of_time(
+    assistant, question: str, refused: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """The post-2014 examples share a case's topic: they count against a question on it only when it speaks of time."""
+    assert assistant.ask(question).refused is refused
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "refused"),
+    [
+        ("Can you book us a hotel near the Heidelberg Innovation Forum for three nights?", True),
+        ("Could you send an invitation to the Danish cluster for our call next week?", True),
+        ("Can you explain what Step 6 is about?", False),
+        ("Could you summarise the Medicon Valley case?", False),
+    ],
+)
+def test_a_request_to_carry_out_a_task_is_refused_saying_so(assistant, question: str, refused: bool) -> None:  # type: ignore[no-untyped-def]
+    """The assistant advises from the handbook; booking, sending or calling is refused with that reason."""
+    answer = assistant.ask(question)
+    assert answer.refused is refused
+    if refused:
+        assert answer.scope is not None and answer.scope.reason is not None and "task" in answer.scope.reason

@@ -142,6 +142,7 @@ class Assistant:
             situations,
             index.embed,
             settings.situation_margin,
+            settings.situation_odds,
         )
 
     @classmethod

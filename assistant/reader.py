@@ -6,6 +6,7 @@ backends; ``rules`` reads with the cue lists of ``corpus/cues.yaml`` and the jou
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, replace
@@ -329,6 +330,7 @@ def reader_from_setting(
     examples: SituationExamples | None = None,
     embed: Callable[[str], Sequence[float]] | None = None,
     situation_margin: float = 0.0,
+    situation_odds: float = 3.0,
 ) -> Reader:
     """The reader a setting names; an unknown one is an error listing the valid ones.
 
@@ -337,13 +339,16 @@ def reader_from_setting(
     """
     if setting == "rules":
         return RuleReader(journey, cases, cues, vocabulary)
-    if setting == "rules+examples":
-        from assistant.situations import ExampleReader
+    if setting in ("rules+examples", "rules+classifier"):
+        from assistant.situations import ExampleReader, SituationClassifier
 
         rules = RuleReader(journey, cases, cues, vocabulary)
-        return (
-            rules
-            if embed is None
-            else ExampleReader(rules, journey, examples, embed, situation_margin, cues.own_situation)
-        )
+        if embed is None:
+            return rules
+        if setting == "rules+classifier" and examples is not None:
+            # The classifier's scores are log-probabilities: a lead of log(odds) is "odds times likelier".
+            ranker = SituationClassifier(examples)
+            odds = math.log(situation_odds)
+            return ExampleReader(rules, journey, ranker, embed, odds, cues.own_situation, setting)
+        return ExampleReader(rules, journey, examples, embed, situation_margin, cues.own_situation)
     raise ReaderConfigError(f"unknown reader {setting!r}: use one of {', '.join(READERS)}")

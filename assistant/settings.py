@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The readers the ``reader`` setting can name (assistant/reader.py builds them).
-READERS: tuple[str, ...] = ("rules", "rules+examples")
+READERS: tuple[str, ...] = ("rules", "rules+examples", "rules+classifier")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,9 +62,10 @@ class Settings(BaseSettings):
 
     # Reading and answers
     reader: str = Field(
-        default="rules+examples",
-        description="How messages are read: rules (cue lists in corpus/cues.yaml), or rules+examples "
-        "(then the example situations of corpus/situations.jsonl where no cue recognises a situation).",
+        default="rules+classifier",
+        description="How messages are read: rules (cue lists in corpus/cues.yaml); rules+examples (then "
+        "the nearest example situations of corpus/situations.jsonl where no cue recognises a situation); "
+        "rules+classifier (then a logistic regression trained on those examples).",
     )
 
     @field_validator("reader")
@@ -98,6 +99,13 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Offer situation choices only when the nearest condition example is this much nearer than any neutral or off-topic one.",
+    )
+    situation_odds: float = Field(
+        # Chosen on the gold set and the developers' own probe messages (see the README), never on a blind set.
+        default=3.0,
+        ge=1,
+        le=100,
+        description="rules+classifier: offer situation choices only when the likeliest condition is this many times likelier than 'neutral' (or 'off_topic').",
     )
     scope_margin_threshold: float = Field(
         # Calibrated on the gold set: the highest threshold that adds no false refusal there (its lowest

@@ -409,10 +409,13 @@ class Assistant:
         told: list[str] = []
         if reading.role_source == "said" and reading.kept_role:
             told.append(f"you speak for {ROLE_NAMES[reading.kept_role]}")
-        step, _ = nextstep.infer_current_step(self.journey, reading.message)
-        if step is not None:
+        step, confidence = nextstep.infer_current_step(self.journey, reading.message)
+        # Only a confident step is kept (see _next_state); a weaker guess is offered, not assumed.
+        if step is not None and confidence >= nextstep.CONFIDENT:
             told.append(f"you are at {self.journey.step(step).label}")
         said = "Noted: " + " and ".join(told) + "." if told else "Noted."
+        if step is not None and confidence < nextstep.CONFIDENT:
+            said += f" It sounds like {self.journey.step(step).label}: say so if it is."
         return (
             f"{said} Ask me what to do next, about a step, its checklist or a case study; "
             "you can correct your role and step in the sidebar."
@@ -775,8 +778,7 @@ class Assistant:
         elif proposal is None and not reading.message.rstrip().endswith("?"):
             # A statement about the user's situation ("we are building trust with …") places them.
             step, confidence = nextstep.infer_current_step(self.journey, reading.message)
-            # A statement answered "Noted: you are at Step N" keeps that step, as the answer said.
-            if step is not None and (confidence >= nextstep.CONFIDENT or shaped.intent == "context"):
+            if step is not None and confidence >= nextstep.CONFIDENT:
                 state.current_step = step
                 state.step_source = "said" if confidence >= 1.0 else "inferred"
         return state

@@ -159,9 +159,9 @@ def tells_own_situation(text: str, journey: Journey, own: re.Pattern[str] | None
 
 
 def situation_gap(ranked: Sequence[tuple[str, float]]) -> float:
-    """How much nearer the nearest condition is than the nearest neutral or off-topic example."""
-    told = [cosine for label, cosine in ranked if label not in (NEUTRAL, OFF_TOPIC)]
-    untold = [cosine for label, cosine in ranked if label in (NEUTRAL, OFF_TOPIC)]
+    """How far the best condition's score leads the best neutral or off-topic one (cosine or log-odds)."""
+    told = [score for label, score in ranked if label not in (NEUTRAL, OFF_TOPIC)]
+    untold = [score for label, score in ranked if label in (NEUTRAL, OFF_TOPIC)]
     return max(told, default=-1.0) - max(untold, default=-1.0)
 
 
@@ -174,8 +174,8 @@ def choices_for(
 ) -> list[Choice]:
     """The nearest conditions as choices, each with the step it leads to; none when neutral is nearest.
 
-    ``margin``: the nearest condition must be at least this much nearer than any neutral or off-topic
-    example, since a message that tells nothing is often only a little nearer a condition.
+    ``margin``: the best condition must lead ``neutral`` and ``off_topic`` by at least this much, since
+    a message that tells nothing often scores only a little nearer a condition.
     With a current step, only the transitions that leave it are offered; "you met the checklist" is
     offered only when a step is known or confidently inferred (``guess``), since it says where to go.
     """

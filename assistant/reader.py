@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
 _STEP_NUMBER = re.compile(r"\bstep\s*(\d{1,2})\b", re.I)
 _SENTENCES = re.compile(r"(?<=[.!?;])\s+")
+#: A follow-up with at most this many content words of its own ("who paid for it?") says too little to judge its topic.
+_FEW_TERMS = 1
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,15 @@ class RuleReader:
             route = replace(route, cases=(follow.case,))
         scope_query = (follow.scope_query if follow else None) or base.query
         own_words = (follow.own_words if follow else None) or base.query
+        # "And who paid for it?" has too few words of its own to say what it is about: the margin is
+        # taken on it with its reference resolved; the scope rules read its own words all the same.
+        few = follow is not None and follow.inherit and len(set(terms(own_words))) <= _FEW_TERMS
+        margin_words = scope_query if few else own_words
         reading = Reading(
             message=raw,
             query=base.query,
             scope_query=scope_query,
-            margin_query=own_words,
+            margin_query=margin_words,
             answer_query=own_words,
             answer_context=(state.last_question or "") if follow else "",
             route=route,

@@ -110,6 +110,20 @@ def test_the_scope_verdict_is_taken_on_the_message_not_inherited(assistant) -> N
     assert hire.scope.reason == "HR and hiring" and "(it asks for HR and hiring)" in hire.text
 
 
+def test_a_bare_follow_up_is_judged_with_its_reference_and_an_off_topic_one_is_still_refused(
+    assistant,
+) -> None:  # type: ignore[no-untyped-def]
+    """ "And who paid for it?" is about the case just discussed; "What's the best hotel there?" is not."""
+    case, paid, hotel = talk(
+        assistant,
+        "Which case in the handbook deals with Canada?",
+        "And who paid for it?",
+        "What's the best hotel there?",
+    )
+    assert not case.refused and not paid.refused and paid.citations
+    assert hotel.refused
+
+
 def test_ask_history_reproduces_a_conversation(handbook_settings, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from ui.cli import app
 

@@ -287,7 +287,7 @@ class Assistant:
                 vector if same else self.index.embed(reading.margin_query),
                 # A question about a case is not held against the post-2014 examples about that case
                 # ("Has the Medicon Valley programme grown since 2012?") unless it speaks of time too.
-                speaks_of_time="speaks_of_time" in reading.scope_signals or not reading.route.cases,
+                after_the_handbook="speaks_of_time" in reading.scope_signals or not reading.route.cases,
             )
         return Found(ranked, strength, degraded, margin)
 

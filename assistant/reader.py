@@ -19,7 +19,7 @@ from assistant.retrieve import Filters, Route
 from assistant.route import CaseInfo
 from assistant.settings import READERS
 from assistant.state import Choice, ConversationState, Topic
-from assistant.text import terms
+from assistant.text import split_sentences, terms
 from ingest.handbook import step_part
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 MAX_QUESTION = 2000  # longer questions are cut: no passage of the handbook needs more to be found
 _STEP_NUMBER = re.compile(r"\bstep\s*(\d{1,2})\b", re.I)
-_SENTENCES = re.compile(r"(?<=[.!?;])\s+")
 #: A follow-up with at most this many content words of its own ("who paid for it?") says too little to judge its topic.
 _FEW_TERMS = 1
 
@@ -164,7 +163,7 @@ class RuleReader:
     def _only_where(self, text: str) -> bool:
         """A statement of work under way that tells no change: it places the user, it asks for no move."""
         # One sentence: "Halfway through the project, an investor offered …. It carries on." tells an event.
-        statement = not text.rstrip().endswith("?") and len(_SENTENCES.split(text.strip())) == 1
+        statement = not text.rstrip().endswith("?") and len(split_sentences(text)) == 1
         return (
             statement
             and bool(self.cues.in_progress.search(text))

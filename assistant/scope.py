@@ -69,16 +69,16 @@ class ScopeExamples:
             )
         return cls(bank, stored[OFF_TOPIC])
 
-    def margin(self, vector: Sequence[float], speaks_of_time: bool = True) -> Margin:
+    def margin(self, vector: Sequence[float], after_the_handbook: bool = True) -> Margin:
         """Best in-scope cosine minus best out-of-scope cosine for a question vector.
 
-        ``speaks_of_time`` False: the examples of facts after the handbook are left out; their topics
-        are often the handbook's own (a case), only their time is not.
+        ``after_the_handbook`` False: the examples of facts after the handbook are left out; their
+        topics are often the handbook's own (a case), only their time is not.
         """
         unit = unit_rows([list(vector)])[0]
         ((_, inside),) = self.in_scope.best(unit)
         cosines = self.out_of_scope.vectors @ unit
-        if not speaks_of_time:
+        if not after_the_handbook:
             cosines = np.where(self._after_the_handbook, -1.0, cosines)
         row = int(np.argmax(cosines))
         return Margin(round(inside - float(cosines[row]), 4), self.out_of_scope.labels[row])

@@ -11,10 +11,11 @@ may pick one ("2", "the second", "yes, it failed", the label of a quick-reply bu
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from assistant.journey import CHECKLIST_MET, Journey
 from assistant.nextstep import CONFIDENT, asks_next_step, detect_condition, infer_current_step
 from assistant.reader import Reader, Reading
 from assistant.state import Choice, ConversationState
-from assistant.text import terms
+from assistant.text import split_sentences, terms
 from ingest.example_index import OFF_TOPIC, SITUATION, ExampleVectors, unit_rows
 
 NEUTRAL = "neutral"
@@ -57,7 +58,6 @@ WORDING: dict[str, tuple[str, str]] = {
 }
 # Questions about the handbook's contents tell no situation, even when they start with one.
 _ABOUT_HANDBOOK = re.compile(r"\bhandbook\b|\bcase stud(?:y|ies)\b|\btube map\b", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _NUMBER = re.compile(r"^\s*(?:option|number|no\.?|#)?\s*([1-9])\s*[.)!]?\s*$", re.I)
 _ORDINALS = (
     re.compile(r"\b(?:first|1st|former)\b", re.I),
@@ -108,11 +108,14 @@ class SituationExamples:
         return groups
 
 
+_FITTED: dict[str, Any] = {}
+
+
 class SituationClassifier:
     """A logistic regression over the embedded examples: conditions, ``neutral`` and ``off_topic``.
 
     Trained once per process on the example situations and the off-topic questions (about 900 rows, a
-    second on the CPU). Measured on the gold set and the developers' own probe messages it separates
+    second on the CPU), then shared by every Assistant built over the same examples. Measured on the gold set and the developers' own probe messages it separates
     a change from a state better than the nearest examples do; its scores are log-probabilities.
     """
 
@@ -127,8 +130,13 @@ class SituationClassifier:
             rows.append((examples.off_topic, [OFF_TOPIC] * len(examples.off_topic.texts)))
         x = np.vstack([vectors.vectors for vectors, _ in rows])
         y = [label for _, labels in rows for label in labels]
-        # Balanced: about 240 neutral messages and 35 per condition must not make "neutral" a default.
-        self.model = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced").fit(x, y)
+        # One fit per process and set of examples: every Assistant built over the same index shares it.
+        key = hashlib.sha256(x.tobytes() + "\n".join(y).encode()).hexdigest()
+        if key not in _FITTED:
+            # Balanced: about 240 neutral messages and 35 per condition must not make "neutral" a default.
+            model = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
+            _FITTED[key] = model.fit(x, y)
+        self.model = _FITTED[key]
 
     def nearest(self, vector: Sequence[float]) -> list[tuple[str, float]]:
         """Every label with its log-probability, likeliest first."""
@@ -149,7 +157,7 @@ def tells_own_situation(text: str, journey: Journey, own: re.Pattern[str] | None
         return False
     if asks_next_step(text, journey):
         return True
-    sentences = _SENTENCE_END.split(text.strip())
+    sentences = split_sentences(text)
     asked = [s for s in sentences if s.rstrip().endswith("?")]
     # "We're planning a delegation. Which visas will our members need?" asks for facts: answer that.
     if any(len(terms(s)) >= _CONTENT_TERMS for s in asked):

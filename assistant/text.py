@@ -203,3 +203,11 @@ def overlap(claim: str, source: str) -> float:
     if not claim_terms:
         return 1.0
     return len(claim_terms & set(terms(source))) / len(claim_terms)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """A message cut at sentence ends (".", "!", "?", ";" followed by space), as a reader sees it."""
+    return _SENTENCE_END.split(text.strip())
